@@ -1,0 +1,60 @@
+"""The ceiling for anything on Trio: read bytes, answer one canned response per request.
+
+No parsing at all: every request head (terminated by a blank line) in what
+arrives gets the same 13-byte response. Only valid for GET benchmarks.
+Listens on 127.0.0.1, port argv[1] (default 8080).
+
+With ``--close`` (the ceiling for ``Connection: close`` benchmarks) the first
+request head gets the same response with ``Connection: close`` and the
+connection is closed. Without it the server never closes: a client sending
+``Connection: close`` would silently get keep-alive, which wrk accepts.
+"""
+
+from __future__ import annotations
+
+import functools
+import sys
+
+import trio
+
+RESPONSE = b"HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\nContent-Length: 13\r\n\r\nHello, world!"
+CLOSE_RESPONSE = (
+    b"HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\nContent-Length: 13\r\n"
+    b"Connection: close\r\n\r\nHello, world!"
+)
+
+
+async def handle(stream: trio.SocketStream) -> None:
+    pending = b""
+    try:
+        while data := await stream.receive_some(65536):
+            pending += data
+            count = pending.count(b"\r\n\r\n")
+            if count:
+                pending = pending[pending.rfind(b"\r\n\r\n") + 4 :]
+                await stream.send_all(RESPONSE * count)
+    except trio.BrokenResourceError:
+        pass
+
+
+async def handle_close(stream: trio.SocketStream) -> None:
+    """Answer the first request head with CLOSE_RESPONSE; trio closes the socket on return."""
+    pending = b""
+    try:
+        while data := await stream.receive_some(65536):
+            pending += data
+            if b"\r\n\r\n" in pending:
+                await stream.send_all(CLOSE_RESPONSE)
+                return
+    except trio.BrokenResourceError:
+        pass
+
+
+def main() -> None:
+    port = int(sys.argv[1]) if len(sys.argv) > 1 else 8080
+    handler = handle_close if "--close" in sys.argv[2:] else handle
+    trio.run(functools.partial(trio.serve_tcp, handler, port, host="127.0.0.1"))
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,133 @@
+"""Response: what a handler returns, and (later) what the client receives."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import AsyncIterable
+from email.message import Message
+from http import HTTPStatus
+from typing import Any, final
+
+from ._errors import HTTPStatusError
+from ._headers import Headers, HeadersLike
+from ._producer import Producer
+
+Body = bytes | str | AsyncIterable[bytes]
+
+
+_PHRASES = {status.value: status.phrase for status in HTTPStatus}
+
+
+def reason_phrase(status: int) -> str:
+    """The standard reason phrase of ``status`` (``""`` when unknown)."""
+    return _PHRASES.get(status, "")
+
+
+@final
+class Response:
+    """An HTTP response.
+
+    On the server, a handler returns one::
+
+        Response(200, [("Content-Type", "text/plain")], b"hello")
+        Response(200, body=some_async_iterable)            # chunked
+        Response(200, producer=my_producer)                # chunked, backpressured
+
+    ``body`` may be bytes, str (sent as UTF-8, with ``text/plain;
+    charset=utf-8`` unless a Content-Type is given) or an async iterable of
+    bytes. A *producer* is ``async def producer(send)`` run by the server in
+    a nursery scoped to this response, pushing chunks into a bounded memory
+    channel. Bytes bodies get Content-Length; streamed bodies use chunked
+    encoding unless the headers give a Content-Length.
+
+    Attributes:
+        status: the status code.
+        reason: the reason phrase (the standard one by default).
+        http_version: ``"1.1"`` or ``"1.0"``.
+        headers: the response's :class:`Headers`.
+        body: bytes (also for a str body), an async iterable, or ``None`` when a
+            producer supplies the body.
+        producer: the producer, or ``None``.
+        url: the final URL of a response the client received (``""`` on the server).
+        history: the redirect responses the client followed to get this one.
+    """
+
+    __slots__ = (
+        "body",
+        "headers",
+        "history",
+        "http_version",
+        "producer",
+        "reason",
+        "status",
+        "url",
+    )
+
+    def __init__(
+        self,
+        status: int = 200,
+        headers: HeadersLike = None,
+        body: Body = b"",
+        *,
+        producer: Producer | None = None,
+        reason: str | None = None,
+        http_version: str = "1.1",
+    ) -> None:
+        if type(status) is not int or not 100 <= status <= 999:
+            raise ValueError(f"invalid status code {status!r}")
+        self.status = status
+        self.reason = reason_phrase(status) if reason is None else reason
+        self.http_version = http_version
+        self.headers = Headers(headers)  # a copy: a shared Headers is never changed
+        self.producer = producer
+        self.url = ""
+        self.history: list[Response] = []
+        if producer is not None:
+            if body:
+                raise ValueError("give a body or a producer, not both")
+            self.body: bytes | AsyncIterable[bytes] | None = None
+        elif isinstance(body, str):
+            self.headers.setdefault("Content-Type", "text/plain; charset=utf-8")
+            self.body = body.encode("utf-8")
+        else:
+            self.body = body
+
+    @property
+    def content(self) -> bytes:
+        """The whole body as bytes (raises if the body is a stream)."""
+        if not isinstance(self.body, bytes):
+            raise RuntimeError("the response body is a stream: read it first")
+        return self.body
+
+    @property
+    def text(self) -> str:
+        """The body decoded with the Content-Type's charset (UTF-8 by default)."""
+        return self.content.decode(self.charset or "utf-8", errors="replace")
+
+    @property
+    def charset(self) -> str | None:
+        """The ``charset`` parameter of Content-Type, or ``None``."""
+        content_type = self.headers.get("content-type")
+        if content_type is None:
+            return None
+        message = Message()
+        message["content-type"] = content_type
+        return message.get_content_charset()
+
+    def json(self) -> Any:
+        """The body parsed as JSON."""
+        return json.loads(self.content)
+
+    def raise_for_status(self) -> Response:
+        """Raise :class:`HTTPStatusError` for a 4xx or 5xx status; else return self."""
+        if self.status >= 400:
+            kind = "client error" if self.status < 500 else "server error"
+            raise HTTPStatusError(
+                f"{kind} {self.status} {self.reason}".rstrip(),
+                response=self,
+                url=self.url or None,
+            )
+        return self
+
+    def __repr__(self) -> str:
+        return f"<Response {self.status} {self.reason}>"

@@ -1,0 +1,248 @@
+"""Server: the accept loop, one task per connection, graceful shutdown.
+
+Theory of operation
+-------------------
+``serve_listeners`` owns three scopes, one inside the other::
+
+    timekeeping nursery          the Timekeeper task (connection deadlines)
+    └── connections nursery      one task per connection (outlives accepting)
+        └── accepting scope      one accept loop per listener
+
+:meth:`Server.shutdown` marks the state as draining (idle connections and
+connections that have not sent a request yet are cancelled at once; busy
+ones answer their current request with ``Connection: close``), cancels only
+the accepting scope, and sets a deadline of ``shutdown_timeout`` on the
+connections nursery, which cancels whatever is still running then.
+``serve_listeners`` returns when the last connection task has ended.
+
+``max_connections`` is a semaphore token taken *before* ``accept()`` and
+given back when the connection task ends, so at the limit the server stops
+accepting and the kernel's backlog queues new clients. EMFILE and friends
+(out of file descriptors or memory) pause the accept loop briefly instead of
+crashing it, with one log line per burst.
+
+Each connection task is a boundary: an exception escaping the protocol code
+is logged with its traceback and ends that connection only.
+"""
+
+from __future__ import annotations
+
+import errno
+import logging
+import socket
+import ssl
+from collections.abc import Callable, Sequence
+from typing import Any, final
+
+import trio
+
+from ._config import ServerConfig
+from ._deadlines import Timekeeper
+from ._server_connection import Handler, serve_connection
+from ._server_state import ServerState, ServerStatistics
+
+log = logging.getLogger("trio_webkit.server")
+
+#: Errors of ``accept()`` that mean "out of resources for now": wait, retry.
+_RESOURCE_ERRORS = {errno.EMFILE, errno.ENFILE, errno.ENOMEM, errno.ENOBUFS}
+_RESOURCE_PAUSE = 0.1
+
+
+@final
+class Server:
+    """An HTTP/1.1 server that runs ``handler`` for every request.
+
+    Args:
+        handler: ``async def handler(request: Request) -> Response``.
+        config: limits and timeouts (:class:`ServerConfig`).
+
+    Example::
+
+        async def hello(request):
+            return trio_webkit.Response(200, body="hello\\n")
+
+        server = trio_webkit.Server(hello)
+        async with trio.open_nursery() as nursery:
+            listeners = await nursery.start(server.serve_tcp, 0, "127.0.0.1")
+            ...
+            await server.shutdown()
+
+    Resource handling: every connection is served by one task inside
+    :meth:`serve_listeners` (or :meth:`serve_tcp`); none outlives it.
+    """
+
+    def __init__(self, handler: Handler, config: ServerConfig | None = None) -> None:
+        self.handler = handler
+        self.config = config or ServerConfig()
+        self._state = ServerState(self.config.server_header)
+        self._accepting: trio.CancelScope | None = None
+        self._timekeeper = Timekeeper()
+        self._stopped = trio.Event()
+        self._slots = trio.Semaphore(self.config.max_connections)
+
+    async def serve_tcp(
+        self,
+        port: int = 8000,
+        host: str | None = "127.0.0.1",
+        *,
+        backlog: int | None = None,
+        ssl_context: ssl.SSLContext | None = None,
+        task_status: trio.TaskStatus[list[trio.SocketListener]] = trio.TASK_STATUS_IGNORED,
+    ) -> None:
+        """Listen on ``host:port`` and serve until shut down or cancelled.
+
+        Use with ``nursery.start``, which returns the TCP listeners (so port 0
+        works: read the port from ``listeners[0].socket.getsockname()``).
+        ``host=None`` listens on every interface. With an ``ssl.SSLContext``
+        the connections speak HTTPS (the reported listeners are still the
+        TCP ones underneath, for their addresses).
+        """
+        tcp_listeners = await trio.open_tcp_listeners(port, host=host, backlog=backlog)
+        listeners: list[trio.abc.Listener[Any]] = list(tcp_listeners)
+        if ssl_context is not None:
+            listeners = [
+                trio.SSLListener(listener, ssl_context, https_compatible=True)
+                for listener in tcp_listeners
+            ]
+        await self._serve(listeners, lambda: task_status.started(tcp_listeners))
+
+    async def serve_listeners(
+        self,
+        listeners: Sequence[trio.abc.Listener[trio.abc.Stream]],
+        *,
+        task_status: trio.TaskStatus[Sequence[trio.abc.Listener[Any]]] = trio.TASK_STATUS_IGNORED,
+    ) -> None:
+        """Serve connections from ``listeners`` until shut down or cancelled.
+
+        ``task_status.started`` reports the listeners. Returns after
+        :meth:`shutdown` once every connection has ended. The listeners are
+        closed when accepting stops, however it stops. A server serves once.
+        """
+        await self._serve(listeners, lambda: task_status.started(listeners))
+
+    async def _serve(
+        self, listeners: Sequence[trio.abc.Listener[Any]], started: Callable[[], None]
+    ) -> None:
+        try:
+            async with trio.open_nursery() as timekeeping:
+                await timekeeping.start(self._timekeeper.run)
+                await self._serve_until_drained(listeners, started)
+                timekeeping.cancel_scope.cancel()  # the last connection has ended
+        finally:
+            self._stopped.set()
+
+    async def _serve_until_drained(
+        self,
+        listeners: Sequence[trio.abc.Listener[Any]],
+        started: Callable[[], None],
+    ) -> None:
+        async with trio.open_nursery() as connections:
+            try:
+                with trio.CancelScope() as self._accepting:
+                    if self._state.draining:  # shutdown() came first
+                        self._accepting.cancel()
+                    async with trio.open_nursery() as accepters:
+                        for listener in listeners:
+                            accepters.start_soon(self._accept_loop, listener, connections)
+                        started()
+            finally:
+                for listener in listeners:
+                    await trio.aclose_forcefully(listener)
+            limit = self.config.shutdown_timeout
+            if limit is not None:
+                connections.cancel_scope.deadline = trio.current_time() + limit
+
+    async def shutdown(self) -> None:
+        """Stop gracefully and wait until the server has stopped.
+
+        Stops accepting, closes idle keep-alive connections and connections
+        that have not sent a request yet, lets in-flight requests finish
+        within ``shutdown_timeout`` (then cancels them), and returns when the
+        last connection has closed. Safe to call more than once.
+        """
+        self._state.start_draining()
+        if self._accepting is None:
+            return  # never started serving
+        self._accepting.cancel()
+        await self._stopped.wait()
+
+    def statistics(self) -> ServerStatistics:
+        """A snapshot of connection and request counts."""
+        return self._state.statistics()
+
+    async def _accept_loop(
+        self, listener: trio.abc.Listener[Any], connections: trio.Nursery
+    ) -> None:
+        pausing = False
+        while True:
+            await self._slots.acquire()
+            try:
+                stream = await listener.accept()
+            except OSError as error:
+                self._slots.release()
+                if error.errno not in _RESOURCE_ERRORS:
+                    raise
+                if not pausing:
+                    log.error("accept() failed (%s); pausing briefly", errno.errorcode[error.errno])
+                pausing = True
+                await trio.sleep(_RESOURCE_PAUSE)
+                continue
+            except BaseException:
+                self._slots.release()
+                raise
+            pausing = False
+            connections.start_soon(self._serve_connection, stream)
+
+    async def _serve_connection(self, stream: trio.abc.Stream) -> None:
+        state = self._state
+        state.connections_open += 1
+        state.connections_total += 1
+        try:
+            await serve_connection(
+                stream,
+                self.handler,
+                self.config,
+                state=state,
+                timekeeper=self._timekeeper,
+                client=peer_address(stream),
+                scheme="https" if isinstance(stream, trio.SSLStream) else "http",
+            )
+        except Exception as error:  # incl. ExceptionGroup; Cancelled passes
+            log.error("connection from %s failed", peer_address(stream), exc_info=error)
+        finally:
+            state.connections_open -= 1
+            self._slots.release()
+            await trio.aclose_forcefully(stream)
+
+
+def peer_address(stream: trio.abc.Stream) -> tuple[str, int] | None:
+    """``(host, port)`` of the peer of a socket stream (through TLS), else None."""
+    while isinstance(stream, trio.SSLStream):
+        stream = stream.transport_stream
+    sock = getattr(stream, "socket", None)
+    if sock is None or sock.family not in (socket.AF_INET, socket.AF_INET6):
+        return None
+    try:
+        address = sock.getpeername()
+    except OSError:
+        return None
+    return address[0], address[1]
+
+
+async def serve(
+    handler: Handler,
+    port: int = 8000,
+    host: str | None = "127.0.0.1",
+    *,
+    config: ServerConfig | None = None,
+    ssl_context: ssl.SSLContext | None = None,
+    task_status: trio.TaskStatus[list[trio.SocketListener]] = trio.TASK_STATUS_IGNORED,
+) -> None:
+    """Serve ``handler`` on ``host:port`` until cancelled: the one-line server.
+
+    ``trio.run(trio_webkit.serve, handler)`` is a whole program, in the
+    spirit of :func:`trio.serve_tcp`; with ``nursery.start`` it returns the
+    listeners. For graceful shutdown, build a :class:`Server` instead.
+    """
+    server = Server(handler, config)
+    await server.serve_tcp(port, host, ssl_context=ssl_context, task_status=task_status)
