@@ -1,14 +1,1 @@
-"""Shared fixtures: servers on port 0, clients over loopback."""
-
-from __future__ import annotations
-
-import pytest
-
-import trio_webkit
-
-pytest_plugins: list[str] = []
-
-
-@pytest.fixture
-def config() -> trio_webkit.ServerConfig:
-    return trio_webkit.ServerConfig(access_log=False)
+"""Shared test configuration: ``tests/support`` helpers import as ``support`` (pyproject pythonpath)."""

@@ -1,5 +1,8 @@
 """One connection, served by one task: the HTTP/1.1 keep-alive loop.
 
+(Longer than our other modules on purpose: it is one state machine, and its
+parts — head, body, handler, send — share the connection's state.)
+
 Theory of operation
 -------------------
 :func:`serve_connection` runs in exactly one task and returns when the
