@@ -1,1 +1,1 @@
-"""Shared test configuration: ``tests/support`` helpers import as ``support`` (pyproject pythonpath)."""
+"""Shared test configuration (``tests/support`` imports as ``support``: see pyproject)."""
