@@ -2,7 +2,12 @@
 
 import contextlib
 
+from ._api import download as download
+from ._api import fetch as fetch
+from ._api import get as get
+from ._client import Client as Client
 from ._config import ServerConfig as ServerConfig
+from ._consumer import Consumer as Consumer
 from ._errors import ConnectError as ConnectError
 from ._errors import ConnectTimeout as ConnectTimeout
 from ._errors import HTTPError as HTTPError
@@ -16,6 +21,9 @@ from ._errors import TooManyRedirects as TooManyRedirects
 from ._errors import UnsupportedScheme as UnsupportedScheme
 from ._errors import WriteTimeout as WriteTimeout
 from ._headers import Headers as Headers
+from ._open_url import URLResource as URLResource
+from ._open_url import open_url as open_url
+from ._pool import PoolStatistics as PoolStatistics
 from ._producer import Producer as Producer
 from ._request import Request as Request
 from ._response import Response as Response
@@ -29,14 +37,17 @@ from ._timeouts import Timeout as Timeout
 from ._version import __version__ as __version__
 
 __all__ = [
+    "Client",
     "ConnectError",
     "ConnectTimeout",
+    "Consumer",
     "HTTPError",
     "HTTPStatusError",
     "Handler",
     "Headers",
     "IncompleteBody",
     "InvalidURL",
+    "PoolStatistics",
     "PoolTimeout",
     "Producer",
     "ProtocolError",
@@ -49,8 +60,13 @@ __all__ = [
     "ServerStatistics",
     "Timeout",
     "TooManyRedirects",
+    "URLResource",
     "UnsupportedScheme",
     "WriteTimeout",
+    "download",
+    "fetch",
+    "get",
+    "open_url",
     "serve",
     "serve_connection",
 ]

@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import json
-from collections.abc import AsyncIterable
+from collections.abc import AsyncIterable, AsyncIterator
 from email.message import Message
 from http import HTTPStatus
 from typing import Any, final
 
+from ._decoders import decoder_for
 from ._errors import HTTPStatusError
 from ._headers import Headers, HeadersLike
 from ._producer import Producer
@@ -53,6 +54,9 @@ class Response:
     """
 
     __slots__ = (
+        "_decompress",
+        "_method",
+        "_streaming",
         "body",
         "headers",
         "history",
@@ -82,6 +86,9 @@ class Response:
         self.producer = producer
         self.url = ""
         self.history: list[Response] = []
+        self._method: str | None = None  # the request's, on the client
+        self._decompress = False  # decode Content-Encoding in iter_bytes()
+        self._streaming = False  # the body is being iterated
         if producer is not None:
             if body:
                 raise ValueError("give a body or a producer, not both")
@@ -94,9 +101,49 @@ class Response:
 
     @property
     def content(self) -> bytes:
-        """The whole body as bytes (raises if the body is a stream)."""
+        """The whole body as bytes (a streamed body must be read first)."""
         if not isinstance(self.body, bytes):
-            raise RuntimeError("the response body is a stream: read it first")
+            raise RuntimeError("the response body is a stream: call 'await response.read()' first")
+        return self.body
+
+    async def iter_raw(self) -> AsyncIterator[bytes]:
+        """The body as it came off the wire (still compressed), chunk by chunk.
+
+        A streamed body can be iterated once; a read body is yielded whole.
+        """
+        body = self.body
+        if isinstance(body, bytes):
+            if body:
+                yield body
+            return
+        if body is None or self._streaming:
+            raise RuntimeError("the response body was already streamed")
+        self._streaming = True
+        async for chunk in body:
+            yield chunk
+
+    async def iter_bytes(self) -> AsyncIterator[bytes]:
+        """The body chunk by chunk, gzip/deflate decoded when the client decompresses.
+
+        Memory stays bounded: each chunk is at most 64 KiB once decoded.
+        """
+        decoder = None
+        if self._decompress and not isinstance(self.body, bytes):
+            decoder = decoder_for(self.headers.get("content-encoding"))
+        if decoder is None:
+            async for chunk in self.iter_raw():
+                yield chunk
+            return
+        async for chunk in self.iter_raw():
+            for piece in decoder.decode(chunk):
+                yield piece
+        for piece in decoder.flush():
+            yield piece
+
+    async def read(self) -> bytes:
+        """Read the whole body (decoded) into :attr:`content` and return it."""
+        if not isinstance(self.body, bytes):
+            self.body = b"".join([chunk async for chunk in self.iter_bytes()])
         return self.body
 
     @property
@@ -125,6 +172,7 @@ class Response:
             raise HTTPStatusError(
                 f"{kind} {self.status} {self.reason}".rstrip(),
                 response=self,
+                method=self._method,
                 url=self.url or None,
             )
         return self
