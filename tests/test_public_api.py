@@ -1,8 +1,6 @@
 """The public surface: DESIGN.md §2's names, ``__all__``, docstrings, ``__module__``.
 
-Only the server side and the shared vocabulary are checked here; the client
-names (``Client``, ``get``, ``fetch``, ``open_url``, ``download``) and
-``apps.FileServer`` are not built yet.
+``apps.FileServer`` is not built yet.
 """
 
 from __future__ import annotations
@@ -37,10 +35,16 @@ BRIEF_NAMES = [
     "ServerConfig",
     "Router",
     "serve",
+    # "Client"
+    "Client",
+    "get",
+    "fetch",
+    "open_url",
+    "download",
 ]
 
 # Classes whose public methods users call and read about.
-DOCUMENTED_CLASSES = ["Server", "Router", "Headers", "Response", "Request"]
+DOCUMENTED_CLASSES = ["Server", "Router", "Headers", "Response", "Request", "Client", "Timeout"]
 
 
 def _is_class_or_function(obj: object) -> bool:

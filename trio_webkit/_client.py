@@ -370,10 +370,19 @@ class _NetworkBody:
     def __init__(self, connection: ClientConnection, timeout: Timeout) -> None:
         self._connection = connection
         self._timeout = timeout
+        self._done = False
 
-    async def __aiter__(self) -> AsyncIterator[bytes]:
-        while chunk := await self._connection.receive_chunk(self._timeout):
-            yield chunk
+    def __aiter__(self) -> AsyncIterator[bytes]:
+        return self
+
+    async def __anext__(self) -> bytes:
+        if self._done:
+            raise StopAsyncIteration
+        chunk = await self._connection.receive_chunk(self._timeout)
+        if not chunk:
+            self._done = True
+            raise StopAsyncIteration
+        return chunk
 
 
 async def _drain(response: Response) -> None:

@@ -60,6 +60,8 @@ class ClientConnection:
         self.requests += 1
         self._context = {"method": method, "url": str(url)}
         self._received_any = False
+        self._body_received = 0
+        self._body_expected: int | None = None
 
     async def send_request(
         self,
@@ -102,6 +104,9 @@ class ClientConnection:
         while True:
             event = await self._next_event(limits)
             if isinstance(event, h11.Response):
+                for name, value in event.headers:
+                    if name == b"content-length":
+                        self._body_expected = int(value)
                 return event
             if not isinstance(event, h11.InformationalResponse):
                 raise self._error(ProtocolError, f"unexpected {type(event).__name__}", "read")
@@ -110,6 +115,7 @@ class ClientConnection:
         """The next piece of the response body, ``b""`` at its end."""
         event = await self._next_event(limits)
         if isinstance(event, h11.Data):
+            self._body_received += len(event.data)
             return bytes(event.data)
         if isinstance(event, h11.EndOfMessage):
             return b""
@@ -157,7 +163,15 @@ class ClientConnection:
         if not self._received_any:
             return self._error(ConnectionLost, f"no response: {message}", phase)
         if (state or self.parser.their_state) is h11.SEND_BODY:
-            return self._error(IncompleteBody, f"the response body was cut short: {message}", phase)
+            received, expected = self._body_received, self._body_expected
+            of = f" of {expected}" if expected is not None else ""
+            return IncompleteBody(
+                f"the response body was cut short after {received}{of} bytes: {message}",
+                received=received,
+                expected=expected,
+                phase=phase,
+                **self._context,
+            )
         return self._error(ProtocolError, message, phase)
 
     def _error(self, kind: type[E], message: str, phase: str) -> E:

@@ -65,6 +65,13 @@ class HTTPError(Exception):
     def __str__(self) -> str:
         return self._describe()
 
+    def with_context(self, *, method: str | None, url: str | None) -> HTTPError:
+        """This error, naming ``method`` and ``url`` if it did not already."""
+        self.method = self.method or method
+        self.url = self.url or url
+        self.args = (self._describe(),)
+        return self
+
     def __reduce__(self) -> tuple[Any, ...]:
         # Keyword-only constructor arguments do not survive pickling by default.
         return (_rebuild, (type(self), self.args, self.__dict__))

@@ -14,6 +14,7 @@ from urllib.request import url2pathname
 
 import trio
 
+from ._body_iter import BodyIterator
 from ._client import DEFAULT_TIMEOUT, Client, TimeoutLike
 from ._errors import HTTPError, InvalidURL, UnsupportedScheme
 from ._headers import Headers
@@ -60,11 +61,13 @@ class URLResource:
         return data
 
     def __aiter__(self) -> AsyncIterator[bytes]:
-        return self._iterate()
+        return self
 
-    async def _iterate(self) -> AsyncIterator[bytes]:
-        while chunk := await self.read(CHUNK):
-            yield chunk
+    async def __anext__(self) -> bytes:
+        chunk = await self.read(CHUNK)
+        if not chunk:
+            raise StopAsyncIteration
+        return chunk
 
 
 @asynccontextmanager
@@ -123,12 +126,23 @@ async def _open_file(url: str) -> AsyncIterator[URLResource]:
                 ("Last-Modified", format_http_date(stat.st_mtime)),
             ]
         )
-        yield URLResource(url, 200, headers, _file_chunks(file))
+        yield URLResource(url, 200, headers, _FileChunks(file))
 
 
-async def _file_chunks(file: Any) -> AsyncIterator[bytes]:
-    while chunk := await file.read(CHUNK):
-        yield chunk
+class _FileChunks:
+    """A file's chunks as an async iterator (no generator left suspended on exit)."""
+
+    def __init__(self, file: Any) -> None:
+        self._file = file
+
+    def __aiter__(self) -> AsyncIterator[bytes]:
+        return self
+
+    async def __anext__(self) -> bytes:
+        chunk: bytes = await self._file.read(CHUNK)
+        if not chunk:
+            raise StopAsyncIteration
+        return chunk
 
 
 def _open_data(url: str) -> URLResource:
@@ -150,9 +164,4 @@ def _open_data(url: str) -> URLResource:
             ("Content-Length", str(len(data))),
         ]
     )
-    return URLResource(url, 200, headers, _once(data))
-
-
-async def _once(data: bytes) -> AsyncIterator[bytes]:
-    if data:
-        yield data
+    return URLResource(url, 200, headers, BodyIterator(data))

@@ -8,6 +8,7 @@ from email.message import Message
 from http import HTTPStatus
 from typing import Any, final
 
+from ._body_iter import BodyIterator
 from ._decoders import decoder_for
 from ._errors import HTTPStatusError
 from ._headers import Headers, HeadersLike
@@ -106,23 +107,15 @@ class Response:
             raise RuntimeError("the response body is a stream: call 'await response.read()' first")
         return self.body
 
-    async def iter_raw(self) -> AsyncIterator[bytes]:
+    def iter_raw(self) -> AsyncIterator[bytes]:
         """The body as it came off the wire (still compressed), chunk by chunk.
 
         A streamed body can be iterated once; a read body is yielded whole.
+        Stopping early is fine: the iterator holds nothing to clean up.
         """
-        body = self.body
-        if isinstance(body, bytes):
-            if body:
-                yield body
-            return
-        if body is None or self._streaming:
-            raise RuntimeError("the response body was already streamed")
-        self._streaming = True
-        async for chunk in body:
-            yield chunk
+        return BodyIterator(self._claim_body(), method=self._method, url=self.url or None)
 
-    async def iter_bytes(self) -> AsyncIterator[bytes]:
+    def iter_bytes(self) -> AsyncIterator[bytes]:
         """The body chunk by chunk, gzip/deflate decoded when the client decompresses.
 
         Memory stays bounded: each chunk is at most 64 KiB once decoded.
@@ -130,15 +123,19 @@ class Response:
         decoder = None
         if self._decompress and not isinstance(self.body, bytes):
             decoder = decoder_for(self.headers.get("content-encoding"))
-        if decoder is None:
-            async for chunk in self.iter_raw():
-                yield chunk
-            return
-        async for chunk in self.iter_raw():
-            for piece in decoder.decode(chunk):
-                yield piece
-        for piece in decoder.flush():
-            yield piece
+        context = {"method": self._method, "url": self.url or None}
+        return BodyIterator(self._claim_body(), decoder, **context)
+
+    def _claim_body(self) -> AsyncIterable[bytes] | bytes:
+        body = self.body
+        if isinstance(body, bytes):
+            return body
+        if body is None or self._streaming:
+            raise RuntimeError(
+                "the response body was already streamed, or its 'stream()' block has ended"
+            )
+        self._streaming = True
+        return body
 
     async def read(self) -> bytes:
         """Read the whole body (decoded) into :attr:`content` and return it."""

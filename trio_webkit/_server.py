@@ -175,7 +175,10 @@ class Server:
     ) -> None:
         pausing = False
         while True:
-            await self._slots.acquire()
+            try:  # accept() checkpoints anyway: wait here only when at the limit
+                self._slots.acquire_nowait()
+            except trio.WouldBlock:
+                await self._slots.acquire()
             try:
                 stream = await listener.accept()
             except OSError as error:

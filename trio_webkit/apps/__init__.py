@@ -1,5 +1,6 @@
-"""Ready-made handlers: :func:`echo` (and, soon, the file server)."""
+"""Ready-made handlers: :func:`echo` and :class:`FileServer`."""
 
 from .echo import echo as echo
+from .files import FileServer as FileServer
 
-__all__ = ["echo"]
+__all__ = ["FileServer", "echo"]

@@ -1,0 +1,224 @@
+"""FileServer: serve a directory tree, safely, with ranges and conditional requests.
+
+The classic asynchat file server joined the request path to its root
+("this is not safe!") and pushed a producer reading 2 KiB at a time. Here
+the request path is decoded segment by segment and resolved by
+:mod:`._paths`, which refuses anything that could leave the root
+(``..`` in any encoding, backslashes, NUL, symlinks out of the root); the
+body comes from a producer task reading ``chunk_size`` pieces in a worker
+thread into the response's bounded channel, so a slow client parks it.
+Every filesystem call runs in a thread: the event loop never waits for
+the disk.
+"""
+
+from __future__ import annotations
+
+import mimetypes
+import os
+import stat
+from pathlib import Path
+from typing import final
+
+import attrs
+import trio
+
+from .._headers import Headers
+from .._httpdate import format_http_date
+from .._request import Request
+from .._response import Response
+from ._conditional import (
+    RangeNotSatisfiable,
+    if_range_allows,
+    make_etag,
+    not_modified,
+    parse_range,
+)
+from ._file_producer import file_producer
+from ._listing import Entry, render_listing
+from ._paths import PathRejected, request_segments, resolve
+
+_ALLOWED = "GET, HEAD"
+
+
+@attrs.frozen
+class _Found:
+    """What the request path points at, looked up in a worker thread."""
+
+    path: Path
+    stat: os.stat_result
+    name: str  # the name asked for (a followed symlink's own, not its target's)
+
+
+@final
+class FileServer:
+    """A handler serving the files under ``root`` (GET and HEAD).
+
+    Args:
+        root: the directory to serve; nothing outside it is ever served.
+        chunk_size: bytes per read, and per chunk sent.
+        listing: answer a directory without an index file with an HTML
+            listing (otherwise 403).
+        index: the file served for a directory (``None``: none).
+        follow_symlinks: serve symlinks that point *inside* the root (ones
+            pointing outside are refused either way).
+        show_hidden: serve and list names starting with ``.``.
+
+    Answers: 200 with Content-Type from :mod:`mimetypes`, Last-Modified,
+    ETag and Accept-Ranges; 304 for a matching If-None-Match or
+    If-Modified-Since; 206 for one satisfiable ``Range`` (416 when not
+    satisfiable; several ranges get the whole file, 200); 301 adding the
+    trailing slash of a directory (query kept); 404 for anything missing
+    or refused; 405 with ``Allow`` for other methods.
+    """
+
+    def __init__(
+        self,
+        root: str | os.PathLike[str],
+        *,
+        chunk_size: int = 65536,
+        listing: bool = True,
+        index: str | None = "index.html",
+        follow_symlinks: bool = False,
+        show_hidden: bool = False,
+    ) -> None:
+        resolved = Path(root).resolve(strict=True)
+        if not resolved.is_dir():
+            raise NotADirectoryError(f"not a directory: {root}")
+        if chunk_size < 1:
+            raise ValueError(f"chunk_size must be positive, not {chunk_size}")
+        self.root = resolved
+        self.chunk_size = chunk_size
+        self.listing = listing
+        self.index = index
+        self.follow_symlinks = follow_symlinks
+        self.show_hidden = show_hidden
+
+    async def __call__(self, request: Request) -> Response:
+        """Answer one request (see the class docstring)."""
+        if request.method not in ("GET", "HEAD"):
+            return _text(405, "405 Method Not Allowed\n", [("Allow", _ALLOWED)])
+        try:
+            segments = request_segments(request.raw_path)
+        except PathRejected:
+            return _not_found()
+        found = await trio.to_thread.run_sync(self._lookup, segments)
+        if found is None:
+            return _not_found()
+        if stat.S_ISDIR(found.stat.st_mode):
+            return await self._directory(request, found.path)
+        if not stat.S_ISREG(found.stat.st_mode):
+            return _not_found()  # devices, sockets, fifos: never
+        return self._file(request, found)
+
+    def _lookup(self, segments: list[str]) -> _Found | None:
+        """Resolve and stat (in a worker thread); None when it cannot be served."""
+        try:
+            path = resolve(
+                self.root,
+                segments,
+                follow_symlinks=self.follow_symlinks,
+                show_hidden=self.show_hidden,
+            )
+            return _Found(path, path.stat(), segments[-1] if segments else path.name)
+        except (PathRejected, OSError, ValueError):
+            return None
+
+    async def _directory(self, request: Request, path: Path) -> Response:
+        if not request.raw_path.endswith("/"):
+            # Relative to the request URL, so it works under a Router mount, and
+            # "./" first so that neither "//host" nor "name:" can turn it into
+            # another site or scheme (an open redirect).
+            last = request.raw_path.rsplit("/", 1)[-1]
+            location = f"./{last}/" + (f"?{request.query}" if request.query else "")
+            return _text(301, "301 Moved Permanently\n", [("Location", location)])
+        if self.index:
+            index = await trio.to_thread.run_sync(self._lookup_index, path)
+            if index is not None:
+                return self._file(request, index)
+        if not self.listing:
+            return _text(403, "403 Forbidden\n")
+        entries = await trio.to_thread.run_sync(self._entries, path)
+        page = render_listing(request.path, entries)
+        return Response(
+            200,
+            [("Content-Type", "text/html; charset=utf-8"), ("Cache-Control", "no-cache")],
+            page,
+        )
+
+    def _lookup_index(self, directory: Path) -> _Found | None:
+        assert self.index is not None
+        try:
+            path = resolve(
+                self.root,
+                [*directory.relative_to(self.root).parts, self.index],
+                follow_symlinks=self.follow_symlinks,
+                show_hidden=self.show_hidden,
+            )
+            found = _Found(path, path.stat(), self.index)
+        except (PathRejected, OSError, ValueError):
+            return None
+        return found if stat.S_ISREG(found.stat.st_mode) else None
+
+    def _entries(self, directory: Path) -> list[Entry]:
+        entries = []
+        with os.scandir(directory) as scan:
+            for item in scan:
+                if item.name.startswith(".") and not self.show_hidden:
+                    continue
+                if item.is_symlink() and not self.follow_symlinks:
+                    continue  # would be refused anyway: don't advertise it
+                try:
+                    info = item.stat()
+                except OSError:
+                    continue  # vanished, or a dangling symlink
+                is_dir = stat.S_ISDIR(info.st_mode)
+                size = 0 if is_dir else info.st_size
+                entries.append(Entry(item.name, is_dir, size, info.st_mtime))
+        return entries
+
+    def _file(self, request: Request, found: _Found) -> Response:
+        info = found.stat
+        etag = make_etag(info.st_size, info.st_mtime_ns)
+        headers = Headers(
+            [
+                ("Content-Type", _content_type(found.name)),
+                ("Last-Modified", format_http_date(info.st_mtime)),
+                ("ETag", etag),
+                ("Accept-Ranges", "bytes"),
+            ]
+        )
+        if not_modified(request.headers, etag, info.st_mtime):
+            return Response(304, [(n, v) for n, v in headers.items() if n != "Content-Type"])
+        size = info.st_size
+        start, length, status = 0, size, 200
+        if if_range_allows(request.headers, etag, info.st_mtime):
+            wanted = parse_range(request.headers.get("range"), size)
+            if isinstance(wanted, RangeNotSatisfiable):
+                headers["Content-Range"] = f"bytes */{size}"
+                return Response(416, headers, b"")
+            if wanted is not None:
+                start, end = wanted
+                length, status = end - start + 1, 206
+                headers["Content-Range"] = f"bytes {start}-{end}/{size}"
+        headers["Content-Length"] = str(length)
+        if request.method == "HEAD" or length == 0:
+            return Response(status, headers, b"")
+        producer = file_producer(found.path, start, length, self.chunk_size)
+        return Response(status, headers, producer=producer)
+
+
+def _content_type(name: str) -> str:
+    kind, encoding = mimetypes.guess_type(name)
+    if kind is None or encoding is not None:  # e.g. .tar.gz: bytes, not text
+        return "application/octet-stream"
+    if kind.startswith("text/") or kind in ("application/javascript", "application/json"):
+        return f"{kind}; charset=utf-8"
+    return kind
+
+
+def _text(status: int, body: str, headers: list[tuple[str, str]] | None = None) -> Response:
+    return Response(status, [("Content-Type", "text/plain; charset=utf-8"), *(headers or [])], body)
+
+
+def _not_found() -> Response:
+    return _text(404, "404 Not Found\n")
