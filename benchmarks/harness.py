@@ -18,7 +18,7 @@ import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from importlib import metadata
 from pathlib import Path
@@ -32,6 +32,10 @@ SERVERS: dict[str, Path] = {
     "bare_trio": BENCH_DIR / "servers" / "bare_trio.py",
     "naive_h11": BENCH_DIR / "servers" / "naive_h11.py",
     "trio_webkit": BENCH_DIR / "servers" / "trio_webkit_hello.py",
+}
+#: Servers that are not hello-world peers (so not in SERVERS, which idle.py measures).
+OTHER_SERVERS: dict[str, Path] = {
+    "bulk_trio": BENCH_DIR / "servers" / "bulk_trio.py",
 }
 STARTUP_TIMEOUT = 15.0
 STOP_TIMEOUT = 5.0
@@ -96,7 +100,7 @@ def free_port() -> int:
 
 def server_command(name: str, port: int, cpu: int, extra_args: Sequence[str] = ()) -> list[str]:
     """The command that starts server ``name`` on ``port``, pinned to ``cpu``."""
-    script = SERVERS[name]
+    script = SERVERS[name] if name in SERVERS else OTHER_SERVERS[name]
     return ["taskset", "-c", str(cpu), sys.executable, str(script), str(port), *extra_args]
 
 
@@ -128,13 +132,18 @@ def stop_process(process: subprocess.Popen[bytes], timeout: float = STOP_TIMEOUT
         process.wait(timeout)
 
 
-def _spawn(name: str, cpu: int, extra_args: Sequence[str], stderr_path: Path) -> ServerProcess:
-    port = free_port()
-    command = server_command(name, port, cpu, extra_args)
-    env = dict(
+def child_env() -> dict[str, str]:
+    """The environment for a benchmark child: ours, with the repository on PYTHONPATH."""
+    return dict(
         os.environ,
         PYTHONPATH=os.pathsep.join(filter(None, [str(REPO), os.environ.get("PYTHONPATH")])),
     )
+
+
+def _spawn(name: str, cpu: int, extra_args: Sequence[str], stderr_path: Path) -> ServerProcess:
+    port = free_port()
+    command = server_command(name, port, cpu, extra_args)
+    env = child_env()
     with stderr_path.open("wb") as stderr:
         process = subprocess.Popen(
             command,
@@ -208,6 +217,24 @@ def cpu_seconds(pid: int) -> float:
     return (utime + stime) / os.sysconf("SC_CLK_TCK")
 
 
+def cpus_busy_seconds(cpus: Iterable[int]) -> float:
+    """Time CPUs ``cpus`` spent running anything (user, nice, system, steal), from /proc/stat.
+
+    Compared with the CPU time of our own processes over the same interval,
+    it shows how much of the pinned cores something else took (other tenants,
+    a test run). Interrupt time is left out: loopback traffic is accounted
+    there, and that is ours.
+    """
+    wanted = {f"cpu{cpu}" for cpu in cpus}
+    ticks = 0
+    for line in Path("/proc/stat").read_text().splitlines():
+        fields = line.split()
+        if fields and fields[0] in wanted:
+            user, nice, system, _idle, _iowait, _irq, _softirq, steal = map(int, fields[1:9])
+            ticks += user + nice + system + steal
+    return ticks / os.sysconf("SC_CLK_TCK")
+
+
 def _cpu_model() -> str:
     with contextlib.suppress(OSError):
         for line in Path("/proc/cpuinfo").read_text().splitlines():
@@ -246,9 +273,15 @@ def _tool_version(command: Sequence[str]) -> str:
     return first[0].strip() if first else "unknown"
 
 
-def machine_info() -> dict[str, Any]:
-    """What the numbers depend on: CPU, cores, kernel, load, Python and library versions."""
-    return {
+def machine_info(
+    packages: Sequence[str] = (), tools: dict[str, Sequence[str]] | None = None
+) -> dict[str, Any]:
+    """What the numbers depend on: CPU, cores, kernel, load, Python and library versions.
+
+    ``packages`` (distribution names) and ``tools`` (name: version command)
+    add the versions of whatever else a benchmark runs.
+    """
+    info: dict[str, Any] = {
         "cpu_model": _cpu_model(),
         "cpu_count": os.cpu_count(),
         "cpus_allowed": sorted(os.sched_getaffinity(0)),
@@ -262,6 +295,9 @@ def machine_info() -> dict[str, Any]:
         "repo_revision": _git_revision(),
         "wrk": _tool_version(["wrk", "-v"]),
     }
+    info.update({name: _version(name) for name in packages})
+    info.update({name: _tool_version(command) for name, command in (tools or {}).items()})
+    return info
 
 
 def timestamp() -> str:
