@@ -11,6 +11,7 @@ any call simply works. Leaving the ``async with`` closes the pool.
 
 from __future__ import annotations
 
+import functools
 import ssl
 from collections.abc import AsyncIterable, AsyncIterator
 from contextlib import asynccontextmanager
@@ -212,7 +213,7 @@ class Client:
         """
         limits = self.timeout if timeout is _UNSET else _as_timeout(timeout)
         method = method.upper()
-        target = parse_url(url)
+        target = _parse_cached(url) if isinstance(url, str) else parse_url(url)
         request_headers = self._merge_headers(headers)
         history: list[Response] = []
         seen: set[tuple[str, str]] = set()
@@ -312,6 +313,12 @@ class Client:
                 for value in values[1:]:
                     merged.add(name, value)
         return merged
+
+
+@functools.lru_cache(maxsize=256)
+def _parse_cached(url: str) -> URL:
+    """Parsing costs a few µs a request; clients ask for the same URLs again."""
+    return parse_url(url)
 
 
 def _as_timeout(timeout: TimeoutLike) -> Timeout:

@@ -77,20 +77,31 @@ class ClientConnection:
         second of silence, as curl does); a final response that arrives
         instead is returned and the body is not sent.
         """
-        await self._send(self.parser.send(request), limits)
+        head = self.parser.send(request)
+        if isinstance(body, bytes | None) and not (expect_continue and body):
+            await self._send(self._whole_body(head, body or b""), limits)
+            return None
+        await self._send(head, limits)
         if expect_continue and body:
             early = await self._await_continue(limits)
             if early is not None:
                 return early
         if isinstance(body, bytes):
-            if body:
-                await self._send(self.parser.send(h11.Data(data=body)), limits)
+            await self._send(self.parser.send(h11.Data(data=body)), limits)
         elif body is not None:
             async for chunk in body:
                 if chunk:
                     await self._send(self.parser.send(h11.Data(data=chunk)), limits)
         await self._send(self.parser.send(h11.EndOfMessage()), limits)
         return None
+
+    def _whole_body(self, head: bytes | None, body: bytes) -> bytes:
+        """Head, body and end of a small request as one write (one syscall)."""
+        parts = [head or b""]
+        if body:
+            parts.append(self.parser.send(h11.Data(data=body)) or b"")
+        parts.append(self.parser.send(h11.EndOfMessage()) or b"")
+        return b"".join(parts)
 
     async def _await_continue(self, limits: Timeout) -> h11.Response | None:
         with trio.move_on_after(1.0):
@@ -137,7 +148,9 @@ class ClientConnection:
             parser.receive_data(data)
 
     async def _receive(self, limits: Timeout) -> bytes:
-        message = f"no data for {limits.read}s while reading the response"
+        def message() -> str:
+            return f"no data for {limits.read}s while reading the response"
+
         with phase_limit(limits.read, ReadTimeout, message, phase="read", **self._context):
             try:
                 data = await self.stream.receive_some(RECEIVE_SIZE)
@@ -150,7 +163,9 @@ class ClientConnection:
     async def _send(self, data: bytes | None, limits: Timeout) -> None:
         if not data:
             return
-        message = f"the server accepted no data for {limits.write}s"
+        def message() -> str:
+            return f"the server accepted no data for {limits.write}s"
+
         with phase_limit(limits.write, WriteTimeout, message, phase="write", **self._context):
             try:
                 await self.stream.send_all(data)

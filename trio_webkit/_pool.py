@@ -88,16 +88,16 @@ class ConnectionPool:
             url.origin, trio.CapacityLimiter(self._per_host_limit)
         )
         token = object()  # slots are held by this block, whichever task exits it
-        message = f"no connection slot for {url.host_header} within {limits.pool}s"
-        with phase_limit(
-            limits.pool, PoolTimeout, message, method=method, url=str(url), phase="pool"
-        ):
-            await host_slots.acquire_on_behalf_of(token)
-            try:
-                await self._slots.acquire_on_behalf_of(token)
-            except BaseException:
-                host_slots.release_on_behalf_of(token)
-                raise
+        if not self._take_free_slots(host_slots, token):
+            message = f"no connection slot for {url.host_header} within {limits.pool}s"
+            context = {"method": method, "url": str(url), "phase": "pool"}
+            with phase_limit(limits.pool, PoolTimeout, message, **context):
+                await host_slots.acquire_on_behalf_of(token)
+                try:
+                    await self._slots.acquire_on_behalf_of(token)
+                except BaseException:
+                    host_slots.release_on_behalf_of(token)
+                    raise
         try:
             connection, reused = await self._checkout(url, method, limits)
             self._active += 1
@@ -113,6 +113,19 @@ class ConnectionPool:
         finally:
             self._slots.release_on_behalf_of(token)
             host_slots.release_on_behalf_of(token)
+
+    def _take_free_slots(self, host_slots: trio.CapacityLimiter, token: object) -> bool:
+        """Both slots at once if free (the request checkpoints soon enough anyway)."""
+        try:
+            host_slots.acquire_on_behalf_of_nowait(token)
+        except trio.WouldBlock:
+            return False
+        try:
+            self._slots.acquire_on_behalf_of_nowait(token)
+        except trio.WouldBlock:
+            host_slots.release_on_behalf_of(token)
+            return False
+        return True
 
     async def _checkout(
         self, url: URL, method: str, limits: Timeout

@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 import math
-from collections.abc import Iterator
-from contextlib import contextmanager
+from collections.abc import Callable
+from types import TracebackType
 from typing import Any
 
 import attrs
@@ -56,17 +56,41 @@ class Timeout:
         self.__attrs_init__(pick(connect), pick(read), pick(write), pick(pool))
 
 
-@contextmanager
-def phase_limit(
-    seconds: float | None, error: type[HTTPError], message: str, **context: str | None
-) -> Iterator[trio.CancelScope]:
+class phase_limit:  # lower-case: used like the context-manager function it replaced
     """Run the body under a cancel scope of ``seconds``; on expiry raise ``error``.
 
-    Only this scope's own deadline turns into ``error``: a caller's
-    ``trio.fail_after`` around it propagates untouched. The scope is yielded so
-    that an inactivity limit can be re-armed after each chunk.
+    ``with phase_limit(limits.read, ReadTimeout, message, url=...):`` —
+    only this scope's own deadline turns into ``error``: a caller's
+    ``trio.fail_after`` around it propagates untouched. ``message`` may be a
+    zero-argument callable, built only if the limit expires. (A class, not
+    a ``@contextmanager``: it wraps every read and write of the client.)
     """
-    with trio.move_on_after(math.inf if seconds is None else seconds) as scope:
-        yield scope
-    if scope.cancelled_caught:
-        raise error(message, **context)
+
+    __slots__ = ("_context", "_error", "_message", "_scope")
+
+    def __init__(
+        self,
+        seconds: float | None,
+        error: type[HTTPError],
+        message: str | Callable[[], str],
+        **context: str | None,
+    ) -> None:
+        self._scope = trio.move_on_after(math.inf if seconds is None else seconds)
+        self._error = error
+        self._message = message
+        self._context = context
+
+    def __enter__(self) -> trio.CancelScope:
+        return self._scope.__enter__()
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        traceback: TracebackType | None,
+    ) -> bool:
+        handled = self._scope.__exit__(exc_type, exc, traceback)
+        if self._scope.cancelled_caught:
+            message = self._message if isinstance(self._message, str) else self._message()
+            raise self._error(message, **self._context)
+        return handled
