@@ -88,9 +88,10 @@ class phase_limit:  # lower-case: used like the context-manager function it repl
         exc_type: type[BaseException] | None,
         exc: BaseException | None,
         traceback: TracebackType | None,
-    ) -> bool:
-        handled = self._scope.__exit__(exc_type, exc, traceback)
+    ) -> None:
+        # The scope swallows only its own cancellation, which becomes ``error``;
+        # anything else (a caller's deadline included) propagates as it was.
+        self._scope.__exit__(exc_type, exc, traceback)
         if self._scope.cancelled_caught:
             message = self._message if isinstance(self._message, str) else self._message()
             raise self._error(message, **self._context)
-        return handled
