@@ -106,8 +106,10 @@ class FileServer:
             return _not_found()
         if stat.S_ISDIR(found.stat.st_mode):
             return await self._directory(request, found.path)
-        if not stat.S_ISREG(found.stat.st_mode):
-            return _not_found()  # devices, sockets, fifos: never
+        if not stat.S_ISREG(found.stat.st_mode) or request.raw_path.endswith("/"):
+            # Devices, sockets, fifos: never. A file asked for as a directory
+            # ("/a.txt/") is not the file: one URL per file, as nginx does.
+            return _not_found()
         return self._file(request, found)
 
     def _lookup(self, segments: list[str]) -> _Found | None:
@@ -160,18 +162,24 @@ class FileServer:
         return found if stat.S_ISREG(found.stat.st_mode) else None
 
     def _entries(self, directory: Path) -> list[Entry]:
+        """What the listing shows: exactly the names a request would be served."""
+        parts = directory.relative_to(self.root).parts
         entries = []
         with os.scandir(directory) as scan:
             for item in scan:
-                if item.name.startswith(".") and not self.show_hidden:
-                    continue
-                if item.is_symlink() and not self.follow_symlinks:
-                    continue  # would be refused anyway: don't advertise it
-                try:
-                    info = item.stat()
-                except OSError:
-                    continue  # vanished, or a dangling symlink
+                try:  # the same rules as a request for the name: nothing refused is shown
+                    path = resolve(
+                        self.root,
+                        [*parts, item.name],
+                        follow_symlinks=self.follow_symlinks,
+                        show_hidden=self.show_hidden,
+                    )
+                    info = path.stat()
+                except (PathRejected, OSError, ValueError):
+                    continue  # refused, vanished, or a dangling symlink
                 is_dir = stat.S_ISDIR(info.st_mode)
+                if not is_dir and not stat.S_ISREG(info.st_mode):
+                    continue
                 size = 0 if is_dir else info.st_size
                 entries.append(Entry(item.name, is_dir, size, info.st_mtime))
         return entries
