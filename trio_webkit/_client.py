@@ -307,11 +307,13 @@ class Client:
         if self.decompress:
             merged["Accept-Encoding"] = "gzip, deflate"
         for source in (self.headers, Headers(headers)):
-            for name in source:
-                values = source.get_all(name)
-                merged[name] = values[0]
-                for value in values[1:]:
+            replaced: set[str] = set()
+            for name, value in source.items():  # the caller's spelling goes on the wire
+                if name.lower() in replaced:
                     merged.add(name, value)
+                else:
+                    replaced.add(name.lower())
+                    merged[name] = value
         return merged
 
 

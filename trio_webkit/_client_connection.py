@@ -197,6 +197,8 @@ class ClientConnection:
         """Start the next cycle if this exchange ended cleanly; False if it did not."""
         parser = self.parser
         if parser.our_state is h11.DONE and parser.their_state is h11.DONE:
+            if parser.trailing_data[0]:
+                return False  # bytes past the response's end: the server is out of step
             parser.start_next_cycle()
             self.idle_since = trio.current_time()
             return True

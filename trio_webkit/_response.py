@@ -122,7 +122,8 @@ class Response:
         """
         decoder = None
         if self._decompress and not isinstance(self.body, bytes):
-            decoder = decoder_for(self.headers.get("content-encoding"))
+            # Several field lines form one list, in order (RFC 9110 §5.3).
+            decoder = decoder_for(", ".join(self.headers.get_all("content-encoding")))
         context = {"method": self._method, "url": self.url or None}
         return BodyIterator(self._claim_body(), decoder, **context)
 

@@ -258,8 +258,12 @@ class _Connection:
         idle.add(self.scope)
         try:
             data = await self._receive()
-            while data[:2] == b"\r\n" and not (data := skip_empty_lines(data)):
-                data = await self._receive()
+            # Empty lines before a request are skipped, even split across reads.
+            while data == b"\r" or (data[:2] == b"\r\n" and not (data := skip_empty_lines(data))):
+                more = await self._receive()
+                if not more:
+                    break
+                data += more
         except ClientGone:
             return False
         finally:
@@ -373,7 +377,9 @@ class _Connection:
             event = self._next_event()
             if type(event) is h11.Data:
                 return self._count_body(event.data)
-            if type(event) is h11.EndOfMessage:
+            if event is not _NEED_DATA:
+                # EndOfMessage; or PAUSED after a request with an Upgrade header
+                # (we never switch protocols, the body has ended all the same).
                 return b""
             self.timer.arm("body", self.config.body_timeout)
             data = await self._receive()
@@ -389,8 +395,9 @@ class _Connection:
 
     async def _finish_request_body(self) -> bool:
         """Drain a body the handler left unread, if small; False to close."""
-        if self.parser.their_state is h11.DONE:
-            return True
+        state = self.parser.their_state
+        if state is not h11.SEND_BODY:  # DONE, or paused after a request with Upgrade
+            return state is not h11.ERROR
         if self.parser.they_are_waiting_for_100_continue and not self.sent_continue:
             return False  # the client may or may not send the body now: close
         drained = 0

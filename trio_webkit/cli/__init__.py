@@ -7,7 +7,9 @@ dispatches.
 
 Exit statuses: 0 success, 1 failure (one line on stderr), 2 bad usage (one
 line on stderr, pointing at ``--help``), 130 interrupted before a command
-could handle Ctrl-C.
+could handle Ctrl-C. Usage errors that argparse cannot see (options that
+only go together) are raised by ``run`` as :class:`UsageError` and reported
+the same way.
 """
 
 from __future__ import annotations
@@ -18,13 +20,13 @@ from collections.abc import Callable, Sequence
 from typing import NoReturn
 
 from .._version import __version__
-from . import echo
-from ._serving import PROG
+from . import bench, echo, get, serve
+from ._serving import EXIT_FAILURE, EXIT_USAGE, PROG, UsageError, silence_stdout
 
 #: Command modules, in the order ``--help`` lists them.
-_COMMANDS = (echo,)
+_COMMANDS = (serve, get, bench, echo)
 
-_EXIT_USAGE = 2
+_EXIT_USAGE = EXIT_USAGE
 _EXIT_INTERRUPTED = 130  # 128 + SIGINT, as shells report it
 
 Command = Callable[[argparse.Namespace], int]
@@ -74,9 +76,16 @@ def main(argv: Sequence[str] | None = None) -> int:
     run: Command = args.run
     try:
         return run(args)
+    except UsageError as error:
+        prog = f"{PROG} {args.command}"
+        print(f"{prog}: error: {error} (see '{prog} --help')", file=sys.stderr, flush=True)
+        return _EXIT_USAGE
     except KeyboardInterrupt:  # Ctrl-C before the command installed its own handling
         print(file=sys.stderr)
         return _EXIT_INTERRUPTED
+    except BrokenPipeError:  # stdout closed early, as by "| head": stop quietly
+        silence_stdout()
+        return EXIT_FAILURE
 
 
 def _status(code: str | int | None) -> int:
