@@ -163,6 +163,7 @@ class ClientConnection:
     async def _send(self, data: bytes | None, limits: Timeout) -> None:
         if not data:
             return
+
         def message() -> str:
             return f"the server accepted no data for {limits.write}s"
 
