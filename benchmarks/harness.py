@@ -18,7 +18,7 @@ import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from importlib import metadata
 from pathlib import Path
@@ -140,14 +140,12 @@ def child_env() -> dict[str, str]:
     )
 
 
-def _spawn(name: str, cpu: int, extra_args: Sequence[str], stderr_path: Path) -> ServerProcess:
-    port = free_port()
-    command = server_command(name, port, cpu, extra_args)
+def _spawn(name: str, command: list[str], port: int, stderr_path: Path, cwd: Path) -> ServerProcess:
     env = child_env()
     with stderr_path.open("wb") as stderr:
         process = subprocess.Popen(
             command,
-            cwd=REPO,
+            cwd=cwd,
             env=env,
             stdin=subprocess.DEVNULL,
             stdout=subprocess.DEVNULL,
@@ -163,9 +161,27 @@ def running_server(name: str, cpu: int, extra_args: Sequence[str] = ()) -> Itera
     A port lost to a race (the server exits at startup) is retried with a
     new port, :data:`START_ATTEMPTS` times at most.
     """
+    with running_command(name, lambda port: server_command(name, port, cpu, extra_args)) as server:
+        yield server
+
+
+@contextlib.contextmanager
+def running_command(
+    name: str, make_command: Callable[[int], list[str]], cwd: Path = REPO
+) -> Iterator[ServerProcess]:
+    """Start ``make_command(port)`` on a free port, wait until it accepts, stop it on exit.
+
+    For servers that are not one of our scripts (``python -m http.server``,
+    nginx): ``make_command`` builds the whole command line, pinning
+    included, for the port chosen. The process started must be the server
+    itself (``taskset`` execs it), not a wrapper, since it is stopped by its
+    PID. A port lost to a race is retried as in :func:`running_server`.
+    """
     with tempfile.TemporaryDirectory(prefix=f"bench-{name}-") as tmp:
         for attempt in range(1, START_ATTEMPTS + 1):
-            server = _spawn(name, cpu, extra_args, Path(tmp) / f"stderr-{attempt}.txt")
+            port = free_port()
+            stderr_path = Path(tmp) / f"stderr-{attempt}.txt"
+            server = _spawn(name, make_command(port), port, stderr_path, cwd)
             try:
                 wait_accepting(server)
             except BenchmarkError:
@@ -298,6 +314,28 @@ def machine_info(
     info.update({name: _version(name) for name in packages})
     info.update({name: _tool_version(command) for name, command in (tools or {}).items()})
     return info
+
+
+def without_machine_paths(value: Any) -> Any:
+    """``value`` with this machine's paths replaced by neutral names.
+
+    Reports are committed and read elsewhere: the interpreter becomes
+    ``python``, the repository ``.``, the temp dir ``<tmp>``, home ``~``.
+    """
+    if isinstance(value, dict):
+        return {key: without_machine_paths(item) for key, item in value.items()}
+    if isinstance(value, list | tuple):
+        return [without_machine_paths(item) for item in value]
+    if not isinstance(value, str):
+        return value
+    for path, name in (
+        (sys.executable, "python"),
+        (str(REPO), "."),
+        (tempfile.gettempdir(), "<tmp>"),
+        (str(Path.home()), "~"),
+    ):
+        value = value.replace(path, name)
+    return value
 
 
 def timestamp() -> str:

@@ -45,6 +45,7 @@ from harness import (
     missing_tools,
     read_response,
     running_server,
+    without_machine_paths,
 )
 
 SERVER_NAMES = ("bare_trio", "naive_h11", "trio_webkit")
@@ -317,7 +318,7 @@ def print_table(summary: dict[str, Any], verdict: dict[str, str]) -> None:
 def save_json(path: Path, report: dict[str, Any]) -> None:
     """Write ``report`` to ``path`` (directories created), pretty-printed."""
     path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(json.dumps(report, indent=2) + "\n")
+    path.write_text(json.dumps(without_machine_paths(report), indent=2) + "\n")
 
 
 # --- command line ----------------------------------------------------------------------

@@ -22,7 +22,6 @@ from __future__ import annotations
 
 import argparse
 import contextlib
-import json
 import resource
 import select
 import socket
@@ -45,6 +44,7 @@ from harness import (
     rss_kib,
     running_server,
 )
+from hello import save_json
 
 BAR_KIB = 16.0
 BAR_SERVER = "trio_webkit"
@@ -218,8 +218,7 @@ def main(argv: list[str] | None = None) -> int:
         return 1
     print_table(report["results"])
     path = args.json or default_json_path("idle")
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(json.dumps(report, indent=2) + "\n")
+    save_json(path, report)
     print(f"\nsaved {path}")
     return 0
 
