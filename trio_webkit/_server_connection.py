@@ -132,6 +132,7 @@ class _Connection:
         self.scheme = scheme
         self.parser = self._new_parser()
         self.head_source = b""  # every byte fed to the parser for this head
+        self.carry = b""  # a lone CR kept back until its LF shows it was an empty line
         self.peer_closed = False  # the parser has seen EOF
         self.first_request = True
         self.scope = trio.CancelScope()
@@ -182,6 +183,8 @@ class _Connection:
     def _start_next_request(self) -> None:
         leftover, closed = self.parser.trailing_data
         leftover = skip_empty_lines(leftover)
+        if leftover == b"\r" and not closed:  # maybe an empty line whose LF is late
+            self.carry, leftover = leftover, b""
         self.parser = parser = self._new_parser()
         self.head_source = leftover
         self.peer_closed = closed
@@ -257,13 +260,7 @@ class _Connection:
         idle = state.idle_scopes
         idle.add(self.scope)
         try:
-            data = await self._receive()
-            # Empty lines before a request are skipped, even split across reads.
-            while data == b"\r" or (data[:2] == b"\r\n" and not (data := skip_empty_lines(data))):
-                more = await self._receive()
-                if not more:
-                    break
-                data += more
+            data = await self._first_bytes_of_request()
         except ClientGone:
             return False
         finally:
@@ -271,6 +268,22 @@ class _Connection:
         self.head_source = data
         self.parser.receive_data(data)
         return True
+
+    async def _first_bytes_of_request(self) -> bytes:
+        """Received bytes, empty lines before the request line skipped (RFC 9112 §2.2).
+
+        A CR whose LF has not arrived yet (``self.carry``) waits for it, so
+        that how the bytes were split never changes the answer. ``b""``: EOF.
+        """
+        data, self.carry = self.carry, b""
+        while True:
+            data = skip_empty_lines(data)
+            if data and data != b"\r":
+                return data
+            more = await self._receive()
+            if not more:
+                return b""  # the client left between requests (a lone CR is no request)
+            data += more
 
     async def _read_rest_of_head(self) -> Any:
         """The head is incomplete: from now on it has ``header_timeout``."""
@@ -329,6 +342,8 @@ class _Connection:
             raise Reject(400, "both Content-Length and Transfer-Encoding")
         if chunked and version == "1.0":
             raise Reject(400, "Transfer-Encoding in an HTTP/1.0 request")
+        if host is None and version == "1.1":  # h11 checks only an exact "HTTP/1.1"
+            raise Reject(400, "missing Host")
         if host is not None and not host_ok(host):
             raise Reject(400, "invalid Host")
         source = self.head_source
