@@ -36,7 +36,7 @@ import signal
 import socket
 import ssl
 import sys
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncIterator, Callable, Sequence
 from functools import partial
 from typing import Any
 
@@ -104,6 +104,21 @@ def add_address_arguments(parser: argparse.ArgumentParser, *, port: int = 8000) 
         default=port,
         help="TCP port to listen on; 0 picks a free one (default: %(default)s)",
     )
+
+
+def positive_number(description: str) -> Callable[[str], float]:
+    """An argparse ``type=`` for a finite number above 0 ("expected DESCRIPTION above 0")."""
+
+    def parse(text: str) -> float:
+        try:
+            value = float(text)
+        except ValueError:
+            value = math.nan
+        if not (math.isfinite(value) and value > 0):
+            raise argparse.ArgumentTypeError(f"expected {description} above 0, not {text!r}")
+        return value
+
+    return parse
 
 
 def port_number(text: str) -> int:

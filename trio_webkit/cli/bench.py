@@ -56,7 +56,7 @@ import trio
 from .._errors import HTTPError
 from .._urls import URL, parse_url
 from .._version import __version__
-from ._serving import EXIT_FAILURE, EXIT_OK, print_error
+from ._serving import EXIT_FAILURE, EXIT_OK, positive_number, print_error
 from ._stats import Recorder, Summary, render
 from .get import header_argument, seconds_argument
 
@@ -177,15 +177,8 @@ def duration_argument(text: str) -> float:
     return seconds
 
 
-def rate_argument(text: str) -> float:
-    """argparse ``type=``: requests per second, above 0."""
-    try:
-        rate = float(text)
-    except ValueError:
-        rate = math.nan
-    if not (math.isfinite(rate) and rate > 0):
-        raise argparse.ArgumentTypeError(f"expected requests per second above 0, not {text!r}")
-    return rate
+#: argparse ``type=``: requests per second, above 0.
+rate_argument = positive_number("requests per second")
 
 
 # -- the command ------------------------------------------------------------------

@@ -27,7 +27,6 @@ from __future__ import annotations
 
 import argparse
 import contextlib
-import math
 import os
 import re
 import secrets
@@ -49,7 +48,14 @@ from .._open_url import open_url
 from .._timeouts import Timeout
 from .._urls import parse_url
 from ._progress import ProgressBar
-from ._serving import EXIT_FAILURE, EXIT_OK, UsageError, print_error, silence_stdout
+from ._serving import (
+    EXIT_FAILURE,
+    EXIT_OK,
+    UsageError,
+    positive_number,
+    print_error,
+    silence_stdout,
+)
 
 _SCHEMES = ("http", "https", "file", "data")
 _LOCAL_SCHEMES = ("file", "data")
@@ -176,15 +182,8 @@ def redirect_count(text: str) -> int:
     return int(text)
 
 
-def seconds_argument(text: str) -> float:
-    """argparse ``type=``: a finite number of seconds greater than 0."""
-    try:
-        seconds = float(text)
-    except ValueError:
-        seconds = math.nan
-    if not (math.isfinite(seconds) and seconds > 0):
-        raise argparse.ArgumentTypeError(f"expected a number of seconds above 0, not {text!r}")
-    return seconds
+#: argparse ``type=``: a finite number of seconds greater than 0.
+seconds_argument = positive_number("a number of seconds")
 
 
 # -- the command ------------------------------------------------------------------
