@@ -32,6 +32,20 @@ async def get(
     """GET ``url`` with a one-off :class:`Client` and read the whole body.
 
     ``await trio_webkit.get("http://127.0.0.1:8000/")``
+
+    Args:
+        url: an absolute ``http`` or ``https`` URL.
+        headers: extra request headers.
+        timeout: per-phase limits (:class:`Timeout`, seconds, or ``None``).
+        follow_redirects: follow 3xx redirects.
+        max_redirects: more raise :class:`TooManyRedirects`.
+        ssl_context: for https (default: verify with the system's CAs).
+
+    Returns:
+        The final :class:`Response`, ``content`` read.
+
+    Raises:
+        HTTPError: a subclass naming the method, URL and phase.
     """
     async with Client(
         timeout=timeout,
@@ -54,7 +68,27 @@ async def fetch(
     max_redirects: int = 10,
     ssl_context: ssl.SSLContext | None = None,
 ) -> Response:
-    """Stream ``url``'s body into ``consumer`` (see :meth:`Client.fetch`)."""
+    """Stream ``url``'s body into ``consumer`` (see :meth:`Client.fetch`).
+
+    Args:
+        url: an absolute ``http`` or ``https`` URL.
+        consumer: ``feed(data)``, ``close()`` and optional
+            ``http_header(response)``, each plain or async.
+        method: the request method.
+        headers: extra request headers.
+        body: a request body, as for :meth:`Client.request`.
+        timeout: per-phase limits.
+        follow_redirects: follow 3xx redirects.
+        max_redirects: more raise :class:`TooManyRedirects`.
+        ssl_context: for https.
+
+    Returns:
+        The final :class:`Response` (its body went to the consumer).
+
+    Raises:
+        HTTPError: a subclass naming the method, URL and phase;
+            ``consumer.close()`` is then not called.
+    """
     async with Client(
         timeout=timeout,
         follow_redirects=follow_redirects,
@@ -81,6 +115,21 @@ async def download(
     raises :class:`HTTPStatusError` and writes nothing. ``progress`` is
     called after each chunk with the bytes received so far and the total
     (``None`` when the server did not say).
+
+    Args:
+        url: an absolute ``http`` or ``https`` URL.
+        path: where to save the body.
+        progress: ``progress(received, total)``, plain or async.
+        headers: extra request headers.
+        timeout: per-phase limits.
+        ssl_context: for https.
+
+    Returns:
+        The final :class:`Response` (its body is in the file).
+
+    Raises:
+        HTTPStatusError: a 4xx or 5xx answer; nothing is written.
+        HTTPError: any other failure; no file is left behind.
     """
     target = Path(path)
     partial = target.with_name(f".{target.name}.part")

@@ -128,10 +128,21 @@ class Client:
     ) -> Response:
         """Send a request and read the whole response body.
 
-        Returns the final :class:`Response` (after redirects), with
-        ``content`` read. Raises an :class:`HTTPError` subclass naming the
-        method, URL and phase on any failure; a 4xx/5xx is not an error
-        until :meth:`Response.raise_for_status`.
+        Args:
+            method: ``"GET"``, ``"POST"``... (case-insensitive).
+            url: an absolute ``http`` or ``https`` URL.
+            headers: sent with this request, over the client's own.
+            body: bytes, str (UTF-8), an async iterable of bytes or a
+                producer; streamed bodies are sent chunked.
+            timeout: this request's per-phase limits (default: the client's).
+
+        Returns:
+            The final :class:`Response` (after redirects), ``content`` read.
+
+        Raises:
+            HTTPError: a subclass naming the method, URL and phase, on any
+                failure; a 4xx/5xx is not an error until
+                :meth:`Response.raise_for_status`.
         """
         async with self.stream(
             method, url, headers=headers, body=body, timeout=timeout
@@ -210,6 +221,19 @@ class Client:
         ``iter_raw()`` or ``await response.read()`` inside the block. The
         connection goes back to the pool only if the body was read to the
         end; otherwise leaving the block closes it.
+
+        Args:
+            method: the request method.
+            url: an absolute ``http`` or ``https`` URL.
+            headers: sent with this request, over the client's own.
+            body: as for :meth:`request`.
+            timeout: this request's per-phase limits (default: the client's).
+
+        Yields:
+            The final :class:`Response` (after redirects), body unread.
+
+        Raises:
+            HTTPError: a subclass naming the method, URL and phase.
         """
         limits = self.timeout if timeout is _UNSET else _as_timeout(timeout)
         method = method.upper()

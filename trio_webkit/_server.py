@@ -96,6 +96,16 @@ class Server:
         ``host=None`` listens on every interface. With an ``ssl.SSLContext``
         the connections speak HTTPS (the reported listeners are still the
         TCP ones underneath, for their addresses).
+
+        Args:
+            port: the TCP port; 0 picks a free one.
+            host: the address to listen on; ``None`` for every interface.
+            backlog: the listen backlog (trio's default when ``None``).
+            ssl_context: serve HTTPS with this server-side context.
+            task_status: set by ``nursery.start``; reports the listeners.
+
+        Raises:
+            OSError: the address cannot be bound (in use, not local...).
         """
         tcp_listeners = await trio.open_tcp_listeners(port, host=host, backlog=backlog)
         listeners: list[trio.abc.Listener[Any]] = list(tcp_listeners)
@@ -117,6 +127,11 @@ class Server:
         ``task_status.started`` reports the listeners. Returns after
         :meth:`shutdown` once every connection has ended. The listeners are
         closed when accepting stops, however it stops. A server serves once.
+
+        Args:
+            listeners: any :class:`trio.abc.Listener` s of streams (sockets,
+                TLS, or in-memory ones in tests).
+            task_status: set by ``nursery.start``.
         """
         await self._serve(listeners, lambda: task_status.started(listeners))
 
