@@ -86,6 +86,14 @@ async def open_url(
     (as ``urlopen`` raises HTTPError). The body is read lazily, in bounded
     memory; leaving the block closes the connection or the file.
 
+    Args:
+        url: an ``http``, ``https``, ``file`` or ``data`` URL.
+        timeout: per-phase limits for http and https.
+
+    Yields:
+        A :class:`URLResource` with ``status``, ``headers``, ``url`` and
+        ``read(n)``.
+
     Raises:
         UnsupportedScheme: any other scheme.
         HTTPError: the file cannot be opened, the data URL is malformed, or

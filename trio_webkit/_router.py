@@ -37,7 +37,16 @@ class Router:
         self._mounts: list[tuple[str, Handler]] = []
 
     def add(self, method: str, path: str, handler: Handler) -> None:
-        """Route ``method`` requests for exactly ``path`` to ``handler``."""
+        """Route ``method`` requests for exactly ``path`` to ``handler``.
+
+        Args:
+            method: the request method (case-insensitive).
+            path: the decoded path, starting with ``/``.
+            handler: ``async def handler(request) -> Response``.
+
+        Raises:
+            ValueError: ``path`` does not start with ``/``, or the route exists.
+        """
         if not path.startswith("/"):
             raise ValueError(f"a route path starts with '/', not {path!r}")
         methods = self._routes.setdefault(path, {})
@@ -61,6 +70,10 @@ class Router:
         ``mount("/static", app)`` gives ``app`` the request for
         ``/static/a.css`` with the target ``/a.css`` (query kept), and
         ``/static`` itself as ``/``.
+
+        Args:
+            prefix: the path prefix, matched segment by segment.
+            handler: the sub-application.
         """
         prefix = "/" + prefix.strip("/")
         if prefix == "/":

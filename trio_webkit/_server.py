@@ -261,6 +261,14 @@ async def serve(
     ``trio.run(trio_webkit.serve, handler)`` is a whole program, in the
     spirit of :func:`trio.serve_tcp`; with ``nursery.start`` it returns the
     listeners. For graceful shutdown, build a :class:`Server` instead.
+
+    Args:
+        handler: ``async def handler(request) -> Response``.
+        port: the TCP port; 0 picks a free one.
+        host: the address to listen on; ``None`` for every interface.
+        config: limits and timeouts (:class:`ServerConfig`).
+        ssl_context: serve HTTPS with this server-side context.
+        task_status: set by ``nursery.start``; reports the listeners.
     """
     server = Server(handler, config)
     await server.serve_tcp(port, host, ssl_context=ssl_context, task_status=task_status)

@@ -107,6 +107,15 @@ async def serve_connection(
     :class:`trio.abc.Stream` (tests drive it over memory streams). It does
     not close ``stream``: the caller owns it. Without a ``timekeeper`` the
     timeouts are enforced by trio's own deadlines.
+
+    Args:
+        stream: the connection, already accepted.
+        handler: ``async def handler(request) -> Response``.
+        config: limits and timeouts (default :class:`ServerConfig`).
+        state: counters and the shutdown signal shared with a server.
+        timekeeper: the server's deadline task, if one runs.
+        client: the peer's ``(host, port)``, for ``Request.client``.
+        scheme: ``"http"`` or ``"https"``, for ``Request.scheme``.
     """
     config = config or ServerConfig()
     state = state or ServerState(config.server_header)
