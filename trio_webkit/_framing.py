@@ -23,9 +23,8 @@ from __future__ import annotations
 
 import enum
 import re
-from http import HTTPStatus
 
-from ._response import Response
+from ._response import Response, reason_phrase
 
 
 class Framing(enum.Enum):
@@ -37,7 +36,6 @@ class Framing(enum.Enum):
     CLOSE = "close"  # until the connection closes (HTTP/1.0 peers)
 
 
-_PHRASES = {status.value: status.phrase for status in HTTPStatus}
 # RFC 9112 §4: HTAB, SP, VCHAR and obs-text only.
 _BAD_REASON = re.compile(r"[^\t\x20-\x7e\x80-\xff]")
 # Handler headers that decide framing: always recomputed here.
@@ -146,6 +144,6 @@ def _content_length(value: str, previous: int | None) -> int:
 
 
 def _status_line(status: int, reason: str) -> str:
-    if reason != _PHRASES.get(status) and _BAD_REASON.search(reason):
+    if reason != reason_phrase(status) and _BAD_REASON.search(reason):
         raise ValueError(f"invalid reason phrase {reason!r}")
     return f"HTTP/1.1 {status} {reason}\r\n"

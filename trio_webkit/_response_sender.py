@@ -23,7 +23,8 @@ log = logging.getLogger("trio_webkit.server")
 LINGER_SECONDS = 2.0
 LINGER_BYTES = 256 * 1024
 
-_TRANSPORT_ERRORS = (trio.BrokenResourceError, trio.ClosedResourceError)
+#: What a stream raises when the peer is gone (or we closed it).
+TRANSPORT_ERRORS = (trio.BrokenResourceError, trio.ClosedResourceError)
 
 
 class Reject(Exception):
@@ -136,7 +137,7 @@ async def send_error_and_linger(
     with trio.move_on_after(float("inf") if limit is None else limit) as sending:
         try:
             await stream.send_all(plan.head + _error_body(reject.status))
-        except _TRANSPORT_ERRORS:
+        except TRANSPORT_ERRORS:
             return
     if not sending.cancelled_caught:
         await _linger(stream)
@@ -150,7 +151,7 @@ async def _linger(stream: trio.abc.Stream) -> None:
             received = 0
             while received < LINGER_BYTES and (data := await stream.receive_some()):
                 received += len(data)
-        except (*_TRANSPORT_ERRORS, trio.BusyResourceError):
+        except (*TRANSPORT_ERRORS, trio.BusyResourceError):
             pass
 
 

@@ -66,6 +66,7 @@ from ._request_checks import (
 )
 from ._response import Response
 from ._response_sender import (
+    TRANSPORT_ERRORS,
     ClientGone,
     Reject,
     error_response,
@@ -87,7 +88,6 @@ DRAIN_BYTES = 64 * 1024
 COALESCE_BYTES = 65536
 
 _CONTINUE = b"HTTP/1.1 100 Continue\r\n\r\n"
-_TRANSPORT_ERRORS = (trio.BrokenResourceError, trio.ClosedResourceError)
 _NEED_DATA = h11.NEED_DATA
 
 
@@ -318,7 +318,7 @@ class _Connection:
     async def _receive(self) -> bytes:
         try:
             data = await self.stream.receive_some(RECEIVE_SIZE)
-        except _TRANSPORT_ERRORS as error:
+        except TRANSPORT_ERRORS as error:
             raise ClientGone from error
         return cast(bytes, data)  # a bytearray from some streams: h11 takes either
 
@@ -478,7 +478,7 @@ class _Connection:
         self.timer.arm("send", self.config.send_timeout)
         try:
             await self.stream.send_all(data)
-        except _TRANSPORT_ERRORS as error:
+        except TRANSPORT_ERRORS as error:
             raise ClientGone from error
 
     async def _send_streamed(
