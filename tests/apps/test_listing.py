@@ -15,22 +15,9 @@ import pytest
 
 from trio_webkit.apps._listing import Entry, human_size, render_listing
 
-PAGE_TAGS = {
-    "html",
-    "head",
-    "meta",
-    "title",
-    "style",
-    "body",
-    "h1",
-    "table",
-    "thead",
-    "tbody",
-    "tr",
-    "th",
-    "td",
-    "a",
-}
+from support.files import LISTING_TAGS
+
+PAGE_TAGS = LISTING_TAGS
 
 AWKWARD = [
     "<script>alert(1)</script>".replace("/", "\\"),
