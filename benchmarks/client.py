@@ -55,7 +55,7 @@ from harness import (
     cpus_busy_seconds,
     default_json_path,
     machine_info,
-    missing_tools,
+    missing_tools_error,
     rss_kib,
     running_server,
     stop_process,
@@ -593,9 +593,9 @@ def run(settings: Settings, json_path: Path) -> None:
 def main(argv: list[str] | None = None) -> int:
     """Entry point; returns the exit status."""
     args = parse_args(argv)
-    missing = missing_tools("taskset", "curl")
-    if missing:
-        print(f"error: {' and '.join(missing)} not found on PATH", file=sys.stderr)
+    error = missing_tools_error("taskset", "curl")
+    if error:
+        print(error, file=sys.stderr)
         return 1
     if importlib.util.find_spec("httpx") is None:
         print("error: httpx is not installed (pip install httpx)", file=sys.stderr)

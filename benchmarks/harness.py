@@ -78,9 +78,25 @@ class ServerProcess:
         return "\n".join(text.splitlines()[-lines:]) or "(empty stderr)"
 
 
+#: The Debian package of each external tool the benchmarks drive.
+TOOL_PACKAGES = {"wrk": "wrk", "taskset": "util-linux", "curl": "curl"}
+
+
 def missing_tools(*names: str) -> list[str]:
     """The executables among ``names`` that are not on PATH."""
     return [name for name in names if shutil.which(name) is None]
+
+
+def missing_tools_error(*names: str) -> str | None:
+    """A one-line error naming the tools among ``names`` not on PATH, or None."""
+    missing = missing_tools(*names)
+    if not missing:
+        return None
+    packages = " ".join(TOOL_PACKAGES.get(tool, tool) for tool in missing)
+    return (
+        f"error: {' and '.join(missing)} not found on PATH "
+        f"(Debian/Ubuntu: apt-get install {packages})"
+    )
 
 
 def check_cpus(*cpus: int) -> None:

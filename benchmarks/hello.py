@@ -42,7 +42,7 @@ from harness import (
     cpu_seconds,
     default_json_path,
     machine_info,
-    missing_tools,
+    missing_tools_error,
     read_response,
     running_server,
     without_machine_paths,
@@ -59,7 +59,6 @@ WRK_GRACE_SECONDS = 30.0
 PREFLIGHT_TIMEOUT = 5.0
 #: Where a naive Trio+h11 loop is expected to land in keep-alive (from the issue).
 NAIVE_REFERENCE = 0.29
-TOOL_PACKAGES = {"wrk": "wrk", "taskset": "util-linux"}
 
 
 @dataclass(frozen=True)
@@ -395,14 +394,9 @@ def run(settings: Settings, json_path: Path) -> None:
 def main(argv: list[str] | None = None) -> int:
     """Entry point; returns the exit status."""
     args = parse_args(argv)
-    missing = missing_tools("wrk", "taskset")
-    if missing:
-        packages = " ".join(TOOL_PACKAGES[tool] for tool in missing)
-        print(
-            f"error: {' and '.join(missing)} not found on PATH "
-            f"(Debian/Ubuntu: apt-get install {packages})",
-            file=sys.stderr,
-        )
+    error = missing_tools_error("wrk", "taskset")
+    if error:
+        print(error, file=sys.stderr)
         return 1
     try:
         check_cpus(args.server_cpu, args.client_cpu)

@@ -62,7 +62,7 @@ from harness import (
     cpu_seconds,
     default_json_path,
     machine_info,
-    missing_tools,
+    missing_tools_error,
     rss_kib,
     running_command,
     running_server,
@@ -91,7 +91,6 @@ SLOW_SETTLE = 1.0
 RSS_KEEP_EVERY = 0.1
 #: Seconds to wait before measuring a noisy run again.
 RETRY_PAUSE = 3.0
-TOOL_PACKAGES = {"wrk": "wrk", "taskset": "util-linux", "curl": "curl"}
 
 
 @dataclass(frozen=True)
@@ -975,14 +974,9 @@ def run(settings: Settings, json_path: Path) -> None:
 def main(argv: list[str] | None = None) -> int:
     """Entry point; returns the exit status."""
     args = parse_args(argv)
-    missing = missing_tools("wrk", "taskset", "curl")
-    if missing:
-        packages = " ".join(TOOL_PACKAGES[tool] for tool in missing)
-        print(
-            f"error: {' and '.join(missing)} not found on PATH "
-            f"(Debian/Ubuntu: apt-get install {packages})",
-            file=sys.stderr,
-        )
+    error = missing_tools_error("wrk", "taskset", "curl")
+    if error:
+        print(error, file=sys.stderr)
         return 1
     try:
         check_cpus(args.server_cpu, args.client_cpu)
