@@ -31,6 +31,13 @@ request fed with what the previous one left unparsed (pipelining); the
 response head is written by :mod:`._framing`. A connection is reused only
 when the request body was read to the end and both sides allowed it.
 
+A bodyless head that h11 parsed and the checks accepted is remembered
+(:class:`_KnownHead`): when the same client sends byte for byte the same
+head again, as pollers, health checks and load generators do, the
+remembered parse is used instead of parsing it again. That is exact, not a
+shortcut: h11 parses a head on a fresh connection as a pure function of its
+bytes, and every check here is a pure function of the head.
+
 Bad input raises :class:`Reject` before a response started: it is answered
 with its status and ``Connection: close``, then the connection lingers
 briefly (half-closed, draining input) so that the client reads the answer
@@ -86,9 +93,29 @@ RECEIVE_SIZE = 65536
 DRAIN_BYTES = 64 * 1024
 #: Bytes bodies up to this size leave in the same write as the head.
 COALESCE_BYTES = 65536
+#: Heads up to this size are remembered for a repeat (see _KnownHead).
+KNOWN_HEAD_BYTES = 4096
 
 _CONTINUE = b"HTTP/1.1 100 Continue\r\n\r\n"
 _NEED_DATA = h11.NEED_DATA
+
+
+async def _no_body() -> bytes:
+    return b""
+
+
+class _KnownHead:
+    """A request head h11 parsed and the checks accepted, and what they decided."""
+
+    __slots__ = ("event", "keep_alive", "method", "raw", "target", "version")
+
+    def __init__(self, raw: bytes, event: h11.Request, version: str, keep_alive: bool) -> None:
+        self.raw = raw  # the head's bytes, up to and including its empty line
+        self.event = event
+        self.method = event.method.decode("ascii")
+        self.target = event.target.decode("latin-1")
+        self.version = version
+        self.keep_alive = keep_alive  # as far as the request goes
 
 
 async def serve_connection(
@@ -139,11 +166,13 @@ class _Connection:
         self.state = state
         self.client = client
         self.scheme = scheme
-        self.parser = self._new_parser()
-        self.head_source = b""  # every byte fed to the parser for this head
+        self.parser: h11.Connection  # a fresh one per parsed head, see _parse_head
+        self.head_source = b""  # every byte received for this head
         self.carry = b""  # a lone CR kept back until its LF shows it was an empty line
         self.peer_closed = False  # the parser has seen EOF
         self.first_request = True
+        self.known_head: _KnownHead | None = None  # the last bodyless head parsed
+        self.repeated = False  # this request's head is known_head again
         self.scope = trio.CancelScope()
         self.timer: ScopeTimer | WatchedTimer = ScopeTimer(self.scope)
         self._reset_request_state()
@@ -190,26 +219,34 @@ class _Connection:
         return None  # idle: close quietly; send or mid-response: abort
 
     def _start_next_request(self) -> None:
-        leftover, closed = self.parser.trailing_data
+        if self.repeated:
+            assert self.known_head is not None
+            leftover, closed = self.head_source[len(self.known_head.raw) :], self.peer_closed
+        else:
+            leftover, closed = self.parser.trailing_data
         leftover = skip_empty_lines(leftover)
         if leftover == b"\r" and not closed:  # maybe an empty line whose LF is late
             self.carry, leftover = leftover, b""
-        self.parser = parser = self._new_parser()
         self.head_source = leftover
         self.peer_closed = closed
-        if leftover:
-            parser.receive_data(leftover)
-        if closed:
-            parser.receive_data(b"")
         self.first_request = False
         self._reset_request_state()
 
     async def _serve_one(self) -> bool:
         """Serve one request; return whether the connection may be reused."""
-        event = await self._receive_head()
-        if event is None:
+        head = await self._receive_head()
+        if head is None:
             return False
-        request, keep_alive = self._accept_request(event)
+        request = Request(
+            head.method,
+            head.target,
+            headers=Headers._from_wire(head.event.headers),
+            http_version=head.version,
+            client=self.client,
+            scheme=self.scheme,
+            body=self._receive_body_chunk if self.body_expected else _no_body,
+        )
+        keep_alive = head.keep_alive
         state = self.state
         state.requests_active += 1
         try:
@@ -243,19 +280,35 @@ class _Connection:
         return plan.keep_alive and (not self.body_expected or await self._finish_request_body())
 
     # -- receiving the head ----------------------------------------------
-    async def _receive_head(self) -> h11.Request | None:
+    async def _receive_head(self) -> _KnownHead | None:
+        """The next request's head, parsed and checked; None to close quietly."""
         # Nothing buffered and no EOF seen: the parser could only say NEED_DATA.
         if not self.head_source and not self.peer_closed and not await self._wait_for_request():
             return None
-        event = self._next_event()
+        known = self.known_head
+        if known is not None and self.head_source.startswith(known.raw):
+            self.repeated = True
+            self.timer.arm("handler", None)
+            return known
+        self.repeated = False
+        event = self._parse_head()
         if event is _NEED_DATA:
             event = await self._read_rest_of_head()
         self.timer.arm("handler", None)
         if type(event) is h11.Request:
-            return event
+            return self._accept_head(event)
         if type(event) is h11.ConnectionClosed:
             return None
         raise Reject(400, f"unexpected {type(event).__name__}")
+
+    def _parse_head(self) -> Any:
+        """A fresh parser fed with what arrived so far; its first event."""
+        self.parser = parser = self._new_parser()
+        if self.head_source:
+            parser.receive_data(self.head_source)
+        if self.peer_closed:
+            parser.receive_data(b"")
+        return self._next_event()
 
     async def _wait_for_request(self) -> bool:
         """Idle: wait for the first byte of a request; False to close quietly."""
@@ -275,7 +328,7 @@ class _Connection:
         finally:
             idle.discard(self.scope)
         self.head_source = data
-        self.parser.receive_data(data)
+        self.peer_closed = not data
         return True
 
     async def _first_bytes_of_request(self) -> bytes:
@@ -322,8 +375,8 @@ class _Connection:
             raise ClientGone from error
         return cast(bytes, data)  # a bytearray from some streams: h11 takes either
 
-    def _accept_request(self, event: h11.Request) -> tuple[Request, bool]:
-        """Check what h11 leaves to us; the Request and whether it allows keep-alive."""
+    def _accept_head(self, event: h11.Request) -> _KnownHead:
+        """Check what h11 leaves to us; remember a bodyless head for a repeat."""
         version = served_version(event.http_version)
         if version is None:
             raise Reject(505, "only HTTP/1.x is supported")
@@ -363,16 +416,13 @@ class _Connection:
         problem = head_problem(head, has_length)
         if problem is not None:
             raise Reject(400, problem)
-        request = Request(
-            event.method.decode("ascii"),
-            target.decode("latin-1"),
-            headers=Headers._from_wire(event.headers),
-            http_version=version,
-            client=self.client,
-            scheme=self.scheme,
-            body=self._receive_body_chunk,
-        )
-        return request, keep_alive
+        accepted = _KnownHead(head, event, version, keep_alive)
+        # No Content-Length or Transfer-Encoding: no body. SEND_BODY, not the
+        # state after a CONNECT or an Upgrade header, which h11 pauses at.
+        bodyless = not (has_length or chunked) and self.parser.their_state is h11.SEND_BODY
+        if bodyless and len(head) <= KNOWN_HEAD_BYTES:
+            self.known_head = accepted
+        return accepted
 
     # -- receiving the body ----------------------------------------------
     async def _receive_body_chunk(self) -> bytes:

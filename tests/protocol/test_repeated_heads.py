@@ -1,0 +1,82 @@
+"""A head the same client sends again byte for byte reuses the earlier parse.
+
+The reuse must be invisible: every request still gets its own Request
+(headers a handler changed do not leak into the next one), keep-alive and
+close decisions stay the head's, only bodyless heads are remembered, and
+whatever follows a repeated head is parsed as the next request.
+"""
+
+from __future__ import annotations
+
+import trio
+
+from trio_webkit import Request, Response
+
+from support.loopback import parse_responses
+from support.memory import read_until_closed, start_connection
+
+GET = b"GET /same?q=1 HTTP/1.1\r\nHost: x\r\nX-Token: abc\r\n\r\n"
+
+
+async def test_repeated_heads_each_get_a_fresh_request(nursery: trio.Nursery) -> None:
+    seen: list[tuple[str, str, str | None, int]] = []
+
+    async def record(request: Request) -> Response:
+        seen.append((request.path, request.query, request.headers.get("x-token"), id(request)))
+        request.headers.add("X-Added", "by the handler")  # must not reach the next request
+        assert request.headers.get_all("x-added") == ["by the handler"]
+        return Response(200, body=request.target)
+
+    served = start_connection(nursery, record)
+    await served.client.send_all(
+        GET * 3 + b"GET /last HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n"
+    )
+    replies = parse_responses(await read_until_closed(served.client))
+    assert [reply.body for reply in replies] == [b"/same?q=1"] * 3 + [b"/last"]
+    assert [entry[:3] for entry in seen] == [("/same", "q=1", "abc")] * 3 + [("/last", "", None)]
+
+
+async def test_a_repeated_close_head_still_closes(nursery: trio.Nursery) -> None:
+    close_head = b"GET / HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n"
+    served = start_connection(nursery, lambda request: _ok())
+    await served.client.send_all(close_head + close_head)
+    replies = parse_responses(await read_until_closed(served.client))
+    assert len(replies) == 1  # the second request is never answered: the first closed
+    assert replies[0].closes
+
+
+async def test_repeated_head_split_across_reads_is_parsed_again(nursery: trio.Nursery) -> None:
+    served = start_connection(nursery, lambda request: _ok())
+    await served.client.send_all(GET)
+    first = await served.client.receive_some()
+    await served.client.send_all(GET[:10])  # the same head, arriving in two pieces
+    await trio.testing.wait_all_tasks_blocked()
+    await served.client.send_all(GET[10:] + b"GET / HTTP/1.0\r\n\r\n")
+    replies = parse_responses(bytes(first) + await read_until_closed(served.client))
+    assert [reply.status for reply in replies] == [200, 200, 200]
+
+
+async def test_bodies_after_identical_heads_are_read_each_time(nursery: trio.Nursery) -> None:
+    async def echo(request: Request) -> Response:
+        return Response(200, body=await request.read())
+
+    post = b"POST / HTTP/1.1\r\nHost: x\r\nContent-Length: 3\r\n\r\n"
+    served = start_connection(nursery, echo)
+    await served.client.send_all(
+        post + b"one" + post + b"two" + GET.replace(b"\r\n\r\n", b"\r\nConnection: close\r\n\r\n")
+    )
+    replies = parse_responses(await read_until_closed(served.client))
+    assert [reply.body for reply in replies] == [b"one", b"two", b""]
+
+
+async def test_a_bad_head_after_a_good_one_is_still_rejected(nursery: trio.Nursery) -> None:
+    served = start_connection(nursery, lambda request: _ok())
+    # The same bytes as GET up to its empty line, but with a bare LF inside.
+    bad = GET.replace(b"X-Token: abc\r\n", b"X-Token: abc\n")
+    await served.client.send_all(GET + bad + GET)
+    replies = parse_responses(await read_until_closed(served.client))
+    assert [reply.status for reply in replies] == [200, 400]
+
+
+async def _ok() -> Response:
+    return Response(200, body=b"ok")
