@@ -28,7 +28,9 @@ waits through a timer (see :mod:`._deadlines` for why and how).
 
 h11 parses every byte the peer sends, one fresh ``h11.Connection`` per
 request fed with what the previous one left unparsed (pipelining); the
-response head is written by :mod:`._framing`. A connection is reused only
+response head is written by :mod:`._framing`; :mod:`._request_checks` and
+:mod:`._chunk_checks` reject what h11 tolerates but a stricter peer would
+frame differently. A connection is reused only
 when the request body was read to the end and both sides allowed it.
 
 A bodyless head that h11 parsed and the checks accepted is remembered
@@ -56,6 +58,7 @@ from typing import Any, cast
 import h11
 import trio
 
+from ._chunk_checks import ChunkFramingCheck
 from ._config import ServerConfig
 from ._deadlines import ScopeTimer, Timekeeper, WatchedTimer
 from ._errors import IncompleteBody, ProtocolError
@@ -185,6 +188,7 @@ class _Connection:
         self.body_bytes = 0
         self.reading_body = False
         self.body_failure: Reject | None = None  # the body was bad: answer this
+        self.chunk_check: ChunkFramingCheck | None = None  # for a chunked body
         self.sent_continue = False
         self.response_started = False  # response bytes went out: abort on failure
 
@@ -416,6 +420,8 @@ class _Connection:
         problem = head_problem(head, has_length)
         if problem is not None:
             raise Reject(400, problem)
+        if chunked:
+            self.chunk_check = ChunkFramingCheck(self.parser.trailing_data[0])
         accepted = _KnownHead(head, event, version, keep_alive)
         # No Content-Length or Transfer-Encoding: no body. SEND_BODY, not the
         # state after a CONNECT or an Upgrade header, which h11 pauses at.
@@ -447,11 +453,16 @@ class _Connection:
             self.sent_continue = True
             await self._send(_CONTINUE)
             self.timer.arm("handler", None)
+        check = self.chunk_check
         while True:
             event = self._next_event()
             if type(event) is h11.Data:
+                if check is not None and (problem := check.data(event)):
+                    raise Reject(400, problem)
                 return self._count_body(event.data)
             if event is not _NEED_DATA:
+                if check is not None and (problem := check.end(self.parser.trailing_data[0])):
+                    raise Reject(400, problem)
                 # EndOfMessage; or PAUSED after a request with an Upgrade header
                 # (we never switch protocols, the body has ended all the same).
                 return b""
@@ -459,6 +470,8 @@ class _Connection:
             data = await self._receive()
             self.timer.arm("handler", None)
             self.parser.receive_data(data)
+            if check is not None:
+                check.received(data)
 
     def _count_body(self, data: bytes) -> bytes:
         self.body_bytes += len(data)

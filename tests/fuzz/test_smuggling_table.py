@@ -44,8 +44,9 @@ or ``/``), and why (RFC 9112 unless noted; the rules live in
   framed fine but not implemented: 501 (§6.1, RFC 9110 §15.6.2).
 
 Rows marked ``[regression: was accepted]`` are h11 leniencies inside a
-chunked body that the server did not check when this table was written (it
-served ``/smuggled``); they assert the correct behaviour:
+chunked body that the server once accepted (it served ``/smuggled``); the
+server now checks the framing bytes around the chunk data
+(``trio_webkit/_chunk_checks.py``):
 
 * chunk-size followed by whitespace (``0 \\r\\n``): h11 accepts on purpose
   (for responses from sloppy servers); §7.1 allows nothing between
@@ -312,30 +313,11 @@ def test_h11_verdict_is_as_documented(the_row: Row) -> None:
     assert h11_verdict(the_row.data) == the_row.h11, the_row.why
 
 
-#: Chunk lines and trailers are parsed by h11 alone, which is lenient here on
-#: purpose; rejecting these needs a strict chunk-line check (issue 8, open).
-#: Strict xfail: the day the server rejects one, its row fails until moved back.
-OPEN_GAPS = frozenset(
-    {
-        "chunk-size-trailing-space",
-        "chunk-size-trailing-tab",
-        "chunk-ext-quote-spans-lines",
-        "chunk-ext-unterminated-quote",
-        "chunk-ext-bare-cr",
-        "last-chunk-bare-lf-end",
-        "trailer-field-bare-lf",
-    }
-)
-
-
 @pytest.mark.parametrize("delivery", DELIVERIES)
 @pytest.mark.parametrize("the_row", REJECTED)
 def test_first_request_rejected_and_smuggled_never_handled(
     the_row: Row, delivery: str, request: pytest.FixtureRequest
 ) -> None:
-    if the_row.id in OPEN_GAPS:
-        reason = "open (issue 8): h11 accepts this chunk line; no strict chunk check yet"
-        request.applymarker(pytest.mark.xfail(strict=True, reason=reason))
     served = _serve(the_row, delivery)
     responses = parse_responses(served.received)  # EOF: the server closed
     detail = f"{the_row.why}\nreceived={served.received!r}\nhandled={served.targets}"
