@@ -919,6 +919,27 @@ async def test_large_file_with_download(big_random: tuple[Path, str], tmp_path: 
     assert hashlib.sha256(target.read_bytes()).hexdigest() == expected
 
 
+@pytest.mark.parametrize("size", [1, 4095, 4096, 4097, 3 * 4096])
+@fail_after(30)
+async def test_files_around_one_chunk_arrive_intact(tmp_path: Path, size: int) -> None:
+    """A file that fits in one chunk is read whole with its lookup; one byte more
+    streams from the producer. Both must give the same bytes, whole and ranged."""
+    data = os.urandom(size)
+    (tmp_path / "f.bin").write_bytes(data)
+    start = size // 3
+    server = FileServer(tmp_path, chunk_size=4096)
+    async with running_server(server, CONFIG) as running, client() as http:
+        whole = await http.get(running.url + "/f.bin")
+        part = await http.get(running.url + "/f.bin", headers={"Range": f"bytes={start}-"})
+        head = await http.head(running.url + "/f.bin")
+    assert (whole.status, whole.content) == (200, data)
+    assert whole.headers.get("content-length") == str(size)
+    assert (part.status, part.content) == (206, data[start:])
+    assert part.headers.get("content-range") == f"bytes {start}-{size - 1}/{size}"
+    assert (head.status, head.content, head.headers.get("content-length")) == (200, b"", str(size))
+    assert whole.headers.get("etag") == head.headers.get("etag")
+
+
 # -- a file truncated while it is being sent -------------------------------------------------
 def sparse_file(path: Path, size: int) -> Path:
     with path.open("wb") as file:

@@ -8,7 +8,10 @@ the request path is decoded segment by segment and resolved by
 body comes from a producer task reading ``chunk_size`` pieces in a worker
 thread into the response's bounded channel, so a slow client parks it.
 Every filesystem call runs in a thread: the event loop never waits for
-the disk.
+the disk. A thread trip costs more than the rest of a small request, so a
+GET makes one: the worker that finds the file also reads it when it fits
+in one chunk (sent with the head, no producer needed); a larger file
+streams from the producer.
 """
 
 from __future__ import annotations
@@ -47,6 +50,7 @@ class _Found:
     path: Path
     stat: os.stat_result
     name: str  # the name asked for (a followed symlink's own, not its target's)
+    content: bytes | None = None  # the whole file, read with ``stat`` when small
 
 
 @final
@@ -62,6 +66,11 @@ class FileServer:
         follow_symlinks: serve symlinks that point *inside* the root (ones
             pointing outside are refused either way).
         show_hidden: serve and list names starting with ``.``.
+
+    Raises:
+        FileNotFoundError: ``root`` does not exist.
+        NotADirectoryError: ``root`` is not a directory.
+        ValueError: ``chunk_size`` is not positive.
 
     Answers: 200 with Content-Type from :mod:`mimetypes`, Last-Modified,
     ETag and Accept-Ranges; 304 for a matching If-None-Match or
@@ -94,14 +103,26 @@ class FileServer:
         self.show_hidden = show_hidden
 
     async def __call__(self, request: Request) -> Response:
-        """Answer one request (see the class docstring)."""
+        """Answer one request (see the class docstring).
+
+        Filesystem calls run in a worker thread; a file's body is a producer
+        reading ``chunk_size`` pieces, so it is read only as fast as the
+        client takes it.
+
+        Args:
+            request: a request; its raw path is resolved under ``root``.
+
+        Returns:
+            The response: a file (200, 206 or 304), a listing (200), a
+            redirect (301) or an error (403, 404, 405, 416).
+        """
         if request.method not in ("GET", "HEAD"):
             return _text(405, "405 Method Not Allowed\n", [("Allow", _ALLOWED)])
         try:
             segments = request_segments(request.raw_path)
         except PathRejected:
             return _not_found()
-        found = await trio.to_thread.run_sync(self._lookup, segments)
+        found = await trio.to_thread.run_sync(self._lookup, segments, request.method == "GET")
         if found is None:
             return _not_found()
         if stat.S_ISDIR(found.stat.st_mode):
@@ -112,8 +133,11 @@ class FileServer:
             return _not_found()
         return self._file(request, found)
 
-    def _lookup(self, segments: list[str]) -> _Found | None:
-        """Resolve and stat (in a worker thread); None when it cannot be served."""
+    def _lookup(self, segments: list[str], read_small: bool) -> _Found | None:
+        """Resolve and stat, and read a small file (in a worker thread).
+
+        None when it cannot be served.
+        """
         try:
             path = resolve(
                 self.root,
@@ -121,9 +145,35 @@ class FileServer:
                 follow_symlinks=self.follow_symlinks,
                 show_hidden=self.show_hidden,
             )
-            return _Found(path, path.stat(), segments[-1] if segments else path.name)
+            found = _Found(path, path.stat(), segments[-1] if segments else path.name)
+            if read_small and stat.S_ISREG(found.stat.st_mode):
+                return self._with_small_content(found)
+            return found
         except (PathRejected, OSError, ValueError):
             return None
+
+    def _with_small_content(self, found: _Found) -> _Found:
+        """``found`` with its content when it fits in one chunk (else as it was).
+
+        Size and dates come from the open file, so they describe the bytes
+        read; a file changing meanwhile is left to the streaming path.
+        """
+        if found.stat.st_size > self.chunk_size:
+            return found
+        # O_NONBLOCK: if a FIFO replaced the file since the stat, open returns
+        # at once instead of waiting for a writer (no effect on regular files).
+        flags = os.O_RDONLY | os.O_NONBLOCK | getattr(os, "O_CLOEXEC", 0)
+        fd = os.open(found.path, flags)
+        try:
+            info = os.fstat(fd)
+            if not stat.S_ISREG(info.st_mode) or info.st_size > self.chunk_size:
+                return found
+            content = os.pread(fd, info.st_size + 1, 0)
+        finally:
+            os.close(fd)
+        if len(content) != info.st_size:
+            return found  # changed while read: the producer reads it again and checks
+        return attrs.evolve(found, stat=info, content=content)
 
     async def _directory(self, request: Request, path: Path) -> Response:
         if not request.raw_path.endswith("/"):
@@ -211,6 +261,8 @@ class FileServer:
         headers["Content-Length"] = str(length)
         if request.method == "HEAD" or length == 0:
             return Response(status, headers, b"")
+        if found.content is not None:
+            return Response(status, headers, found.content[start : start + length])
         producer = file_producer(found.path, start, length, self.chunk_size)
         return Response(status, headers, producer=producer)
 
