@@ -33,12 +33,9 @@ response head is written by :mod:`._framing`; :mod:`._request_checks` and
 frame differently. A connection is reused only
 when the request body was read to the end and both sides allowed it.
 
-A bodyless head that h11 parsed and the checks accepted is remembered
-(:class:`_KnownHead`): when the same client sends byte for byte the same
-head again, as pollers, health checks and load generators do, the
-remembered parse is used instead of parsing it again. That is exact, not a
-shortcut: h11 parses a head on a fresh connection as a pure function of its
-bytes, and every check here is a pure function of the head.
+A bodyless head that h11 parsed and the checks accepted is kept in the
+server's :class:`~._head_cache.HeadCache`: the same bytes again reuse that
+parse, which is exactly what parsing them again would give.
 
 Bad input raises :class:`Reject` before a response started: it is answered
 with its status and ``Connection: close``, then the connection lingers
@@ -63,6 +60,7 @@ from ._config import ServerConfig
 from ._deadlines import ScopeTimer, Timekeeper, WatchedTimer
 from ._errors import IncompleteBody, ProtocolError
 from ._framing import Framing, ResponsePlan, plan_response
+from ._head_cache import KnownHead
 from ._headers import Headers
 from ._request import Request
 from ._request_checks import (
@@ -96,8 +94,6 @@ RECEIVE_SIZE = 65536
 DRAIN_BYTES = 64 * 1024
 #: Bytes bodies up to this size leave in the same write as the head.
 COALESCE_BYTES = 65536
-#: Heads up to this size are remembered for a repeat (see _KnownHead).
-KNOWN_HEAD_BYTES = 4096
 
 _CONTINUE = b"HTTP/1.1 100 Continue\r\n\r\n"
 _NEED_DATA = h11.NEED_DATA
@@ -105,20 +101,6 @@ _NEED_DATA = h11.NEED_DATA
 
 async def _no_body() -> bytes:
     return b""
-
-
-class _KnownHead:
-    """A request head h11 parsed and the checks accepted, and what they decided."""
-
-    __slots__ = ("event", "keep_alive", "method", "raw", "target", "version")
-
-    def __init__(self, raw: bytes, event: h11.Request, version: str, keep_alive: bool) -> None:
-        self.raw = raw  # the head's bytes, up to and including its empty line
-        self.event = event
-        self.method = event.method.decode("ascii")
-        self.target = event.target.decode("latin-1")
-        self.version = version
-        self.keep_alive = keep_alive  # as far as the request goes
 
 
 async def serve_connection(
@@ -174,8 +156,7 @@ class _Connection:
         self.carry = b""  # a lone CR kept back until its LF shows it was an empty line
         self.peer_closed = False  # the parser has seen EOF
         self.first_request = True
-        self.known_head: _KnownHead | None = None  # the last bodyless head parsed
-        self.repeated = False  # this request's head is known_head again
+        self.known_head: KnownHead | None = None  # this request's, when from the cache
         self.scope = trio.CancelScope()
         self.timer: ScopeTimer | WatchedTimer = ScopeTimer(self.scope)
         self._reset_request_state()
@@ -223,8 +204,7 @@ class _Connection:
         return None  # idle: close quietly; send or mid-response: abort
 
     def _start_next_request(self) -> None:
-        if self.repeated:
-            assert self.known_head is not None
+        if self.known_head is not None:
             leftover, closed = self.head_source[len(self.known_head.raw) :], self.peer_closed
         else:
             leftover, closed = self.parser.trailing_data
@@ -284,17 +264,15 @@ class _Connection:
         return plan.keep_alive and (not self.body_expected or await self._finish_request_body())
 
     # -- receiving the head ----------------------------------------------
-    async def _receive_head(self) -> _KnownHead | None:
+    async def _receive_head(self) -> KnownHead | None:
         """The next request's head, parsed and checked; None to close quietly."""
         # Nothing buffered and no EOF seen: the parser could only say NEED_DATA.
         if not self.head_source and not self.peer_closed and not await self._wait_for_request():
             return None
-        known = self.known_head
-        if known is not None and self.head_source.startswith(known.raw):
-            self.repeated = True
+        known = self.known_head = self.state.heads.find(self.head_source)
+        if known is not None:
             self.timer.arm("handler", None)
             return known
-        self.repeated = False
         event = self._parse_head()
         if event is _NEED_DATA:
             event = await self._read_rest_of_head()
@@ -379,7 +357,7 @@ class _Connection:
             raise ClientGone from error
         return cast(bytes, data)  # a bytearray from some streams: h11 takes either
 
-    def _accept_head(self, event: h11.Request) -> _KnownHead:
+    def _accept_head(self, event: h11.Request) -> KnownHead:
         """Check what h11 leaves to us; remember a bodyless head for a repeat."""
         version = served_version(event.http_version)
         if version is None:
@@ -422,12 +400,12 @@ class _Connection:
             raise Reject(400, problem)
         if chunked:
             self.chunk_check = ChunkFramingCheck(self.parser.trailing_data[0])
-        accepted = _KnownHead(head, event, version, keep_alive)
+        accepted = KnownHead(head, event, version, keep_alive)
         # No Content-Length or Transfer-Encoding: no body. SEND_BODY, not the
         # state after a CONNECT or an Upgrade header, which h11 pauses at.
         bodyless = not (has_length or chunked) and self.parser.their_state is h11.SEND_BODY
-        if bodyless and len(head) <= KNOWN_HEAD_BYTES:
-            self.known_head = accepted
+        if bodyless:
+            self.state.heads.add(accepted)
         return accepted
 
     # -- receiving the body ----------------------------------------------

@@ -5,6 +5,7 @@ from __future__ import annotations
 import attrs
 import trio
 
+from ._head_cache import HeadCache
 from ._httpdate import DateCache
 
 
@@ -35,6 +36,7 @@ class ServerState:
     def __init__(self, server_header: str | None = None) -> None:
         self.server_header = server_header
         self.date = DateCache()
+        self.heads = HeadCache()  # request heads parsed before, by their bytes
         self.draining = False
         #: Cancel scopes of connections waiting idle for a request; shutdown
         #: cancels them so that idle connections close at once.

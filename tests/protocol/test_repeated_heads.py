@@ -1,18 +1,21 @@
-"""A head the same client sends again byte for byte reuses the earlier parse.
+"""A head sent again byte for byte reuses the earlier parse (the server's HeadCache).
 
 The reuse must be invisible: every request still gets its own Request
-(headers a handler changed do not leak into the next one), keep-alive and
-close decisions stay the head's, only bodyless heads are remembered, and
-whatever follows a repeated head is parsed as the next request.
+(headers a handler changed do not leak into the next one, each client its
+own address), keep-alive and close decisions stay the head's, only bodyless
+heads are kept, and whatever follows a repeated head is parsed as the next
+request. The cache itself is bounded in entries and head size.
 """
 
 from __future__ import annotations
 
+import h11
 import trio
 
 from trio_webkit import Request, Response
+from trio_webkit._head_cache import MAX_ENTRIES, MAX_HEAD_BYTES, HeadCache, KnownHead
 
-from support.loopback import parse_responses
+from support.loopback import open_connection, parse_responses, read_until_eof, running_server
 from support.memory import read_until_closed, start_connection
 
 GET = b"GET /same?q=1 HTTP/1.1\r\nHost: x\r\nX-Token: abc\r\n\r\n"
@@ -80,3 +83,46 @@ async def test_a_bad_head_after_a_good_one_is_still_rejected(nursery: trio.Nurse
 
 async def _ok() -> Response:
     return Response(200, body=b"ok")
+
+
+async def test_clients_sharing_a_head_each_get_their_own_request() -> None:
+    seen: list[tuple[str, int] | None] = []
+
+    async def who(request: Request) -> Response:
+        seen.append(request.client)
+        return Response(200, body=f"{request.client}")
+
+    closing = GET.replace(b"\r\n\r\n", b"\r\nConnection: close\r\n\r\n")
+    async with running_server(who) as running:
+        answers = []
+        for _ in range(3):
+            stream = await open_connection(running.port)
+            await stream.send_all(closing)
+            answers.append(parse_responses(await read_until_eof(stream)))
+            await stream.aclose()
+        assert len(running.server._state.heads) == 1  # one head, parsed once, used thrice
+    ports = [client[1] for client in seen if client is not None]
+    assert len(set(ports)) == 3
+    assert [[reply.body for reply in replies] for replies in answers] == [
+        [f"{client}".encode()] for client in seen
+    ]
+
+
+def _known(raw: bytes) -> KnownHead:
+    event = h11.Request(method="GET", target="/", headers=[("Host", "x")], http_version="1.1")
+    return KnownHead(raw, event, "1.1", True)
+
+
+def test_the_cache_is_bounded_and_matches_whole_heads_only() -> None:
+    cache = HeadCache()
+    for index in range(MAX_ENTRIES + 10):
+        cache.add(_known(b"GET /%d HTTP/1.1\r\nHost: x\r\n\r\n" % index))
+    assert len(cache) == MAX_ENTRIES
+    assert cache.find(b"GET /0 HTTP/1.1\r\nHost: x\r\n\r\n") is None  # the oldest went first
+    last = b"GET /%d HTTP/1.1\r\nHost: x\r\n\r\n" % (MAX_ENTRIES + 9)
+    assert cache.find(last + b"GET /next") is not None
+    assert cache.find(last[:-2]) is None  # not the whole head yet
+    assert cache.find(last[:-4] + b"\r\nX: y\r\n\r\n") is None  # a longer head
+    big = b"GET / HTTP/1.1\r\nHost: x\r\nX: " + b"a" * MAX_HEAD_BYTES + b"\r\n\r\n"
+    cache.add(_known(big))
+    assert cache.find(big) is None
