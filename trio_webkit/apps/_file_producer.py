@@ -14,33 +14,43 @@ class FileChanged(Exception):
     """The file shrank (or vanished) while it was being sent."""
 
 
+#: Bytes read per worker-thread trip (in ``chunk_size`` pieces): a trip costs
+#: about as much as sending 64 KiB, so a large file reads several chunks per
+#: trip. The producer holds at most this much besides the channel's chunk.
+READ_AHEAD_BYTES = 256 * 1024
+
+
 def file_producer(path: Path, start: int, length: int, chunk_size: int) -> Producer:
     """A producer sending ``length`` bytes of ``path`` from ``start``, ``chunk_size`` at a time.
 
     Every filesystem call runs in a worker thread, so a slow disk never
     blocks the event loop, and each thread trip does as much as it can:
-    opening the file and reading its first chunk is one trip, each further
-    chunk one ``pread`` (a small file costs a single trip). The bounded
-    channel the server reads from parks this producer while the client is
-    slow. A file that ends early raises :class:`FileChanged`: the server
-    then cuts the response short, so the client sees an error rather than
-    a short success.
+    opening the file and reading its first chunks is one trip, then each
+    trip reads up to :data:`READ_AHEAD_BYTES` in ``chunk_size`` pieces, which
+    are sent one by one. The bounded channel the server reads from parks
+    this producer while the client is slow. A file that ends early raises
+    :class:`FileChanged`: the server then cuts the response short, so the
+    client sees an error rather than a short success.
     """
+    per_trip = max(1, READ_AHEAD_BYTES // chunk_size)
 
     async def produce(send: trio.MemorySendChannel[bytes]) -> None:
-        fd, chunk = await trio.to_thread.run_sync(_open_and_read, path, start, chunk_size, length)
+        fd, chunks = await trio.to_thread.run_sync(
+            _open_and_read, path, start, length, chunk_size, per_trip
+        )
         try:
             offset, remaining = start, length
             while True:
-                if not chunk:
+                if not chunks:
                     raise FileChanged(f"{path} ended {remaining} bytes early")
-                offset += len(chunk)
-                remaining -= len(chunk)
-                await send.send(chunk)
+                for chunk in chunks:
+                    offset += len(chunk)
+                    remaining -= len(chunk)
+                    await send.send(chunk)
                 if remaining <= 0:
                     return
-                chunk = await trio.to_thread.run_sync(
-                    os.pread, fd, min(chunk_size, remaining), offset
+                chunks = await trio.to_thread.run_sync(
+                    _read_chunks, fd, offset, remaining, chunk_size, per_trip
                 )
         finally:
             os.close(fd)  # closing a regular file does not wait on the disk
@@ -48,10 +58,25 @@ def file_producer(path: Path, start: int, length: int, chunk_size: int) -> Produ
     return produce
 
 
-def _open_and_read(path: Path, start: int, chunk_size: int, length: int) -> tuple[int, bytes]:
-    fd = os.open(path, os.O_RDONLY | getattr(os, "O_CLOEXEC", 0))
+def _open_and_read(
+    path: Path, start: int, length: int, chunk_size: int, count: int
+) -> tuple[int, list[bytes]]:
+    fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | getattr(os, "O_CLOEXEC", 0))
     try:
-        return fd, os.pread(fd, min(chunk_size, length), start)
+        return fd, _read_chunks(fd, start, length, chunk_size, count)
     except BaseException:
         os.close(fd)
         raise
+
+
+def _read_chunks(fd: int, offset: int, remaining: int, chunk_size: int, count: int) -> list[bytes]:
+    """Up to ``count`` chunks from ``offset``; fewer when the file ends (then maybe none)."""
+    chunks: list[bytes] = []
+    while remaining > 0 and len(chunks) < count:
+        chunk = os.pread(fd, min(chunk_size, remaining), offset)
+        if not chunk:
+            break
+        chunks.append(chunk)
+        offset += len(chunk)
+        remaining -= len(chunk)
+    return chunks
