@@ -11,7 +11,13 @@ from pathlib import Path
 
 import trio
 
-from ._client import DEFAULT_TIMEOUT, Client, RequestBody, TimeoutLike
+from ._client import (
+    DEFAULT_MAX_DECOMPRESSED,
+    DEFAULT_TIMEOUT,
+    Client,
+    RequestBody,
+    TimeoutLike,
+)
 from ._consumer import Consumer, maybe_await
 from ._headers import HeadersLike
 from ._response import Response
@@ -28,6 +34,7 @@ async def get(
     follow_redirects: bool = True,
     max_redirects: int = 10,
     ssl_context: ssl.SSLContext | None = None,
+    max_decompressed_bytes: int | None = DEFAULT_MAX_DECOMPRESSED,
 ) -> Response:
     """GET ``url`` with a one-off :class:`Client` and read the whole body.
 
@@ -40,6 +47,7 @@ async def get(
         follow_redirects: follow 3xx redirects.
         max_redirects: more raise :class:`TooManyRedirects`.
         ssl_context: for https (default: verify with the system's CAs).
+        max_decompressed_bytes: the largest decoded body (see :class:`Client`).
 
     Returns:
         The final :class:`Response`, ``content`` read.
@@ -52,6 +60,7 @@ async def get(
         follow_redirects=follow_redirects,
         max_redirects=max_redirects,
         ssl_context=ssl_context,
+        max_decompressed_bytes=max_decompressed_bytes,
     ) as client:
         return await client.get(url, headers=headers)
 
@@ -67,6 +76,7 @@ async def fetch(
     follow_redirects: bool = True,
     max_redirects: int = 10,
     ssl_context: ssl.SSLContext | None = None,
+    max_decompressed_bytes: int | None = DEFAULT_MAX_DECOMPRESSED,
 ) -> Response:
     """Stream ``url``'s body into ``consumer`` (see :meth:`Client.fetch`).
 
@@ -81,6 +91,7 @@ async def fetch(
         follow_redirects: follow 3xx redirects.
         max_redirects: more raise :class:`TooManyRedirects`.
         ssl_context: for https.
+        max_decompressed_bytes: the largest decoded body (see :class:`Client`).
 
     Returns:
         The final :class:`Response` (its body went to the consumer).
@@ -94,6 +105,7 @@ async def fetch(
         follow_redirects=follow_redirects,
         max_redirects=max_redirects,
         ssl_context=ssl_context,
+        max_decompressed_bytes=max_decompressed_bytes,
     ) as client:
         return await client.fetch(url, consumer, method=method, headers=headers, body=body)
 
@@ -106,6 +118,7 @@ async def download(
     headers: HeadersLike = None,
     timeout: TimeoutLike = DEFAULT_TIMEOUT,
     ssl_context: ssl.SSLContext | None = None,
+    max_decompressed_bytes: int | None = DEFAULT_MAX_DECOMPRESSED,
 ) -> Response:
     """Save ``url``'s body to ``path``, in bounded memory; return the response.
 
@@ -123,6 +136,8 @@ async def download(
         headers: extra request headers.
         timeout: per-phase limits.
         ssl_context: for https.
+        max_decompressed_bytes: the largest decoded body (see :class:`Client`);
+            a larger one raises :class:`ProtocolError` and leaves no file.
 
     Returns:
         The final :class:`Response` (its body is in the file).
@@ -133,7 +148,9 @@ async def download(
     """
     target = Path(path)
     partial = target.with_name(f".{target.name}.part")
-    async with Client(timeout=timeout, ssl_context=ssl_context) as client:
+    async with Client(
+        timeout=timeout, ssl_context=ssl_context, max_decompressed_bytes=max_decompressed_bytes
+    ) as client:
         async with client.stream("GET", url, headers=headers) as response:
             response.raise_for_status()
             total = _content_length(response)

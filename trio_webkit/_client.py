@@ -38,6 +38,8 @@ RequestBody: TypeAlias = "bytes | str | AsyncIterable[bytes] | Producer | None"
 TimeoutLike: TypeAlias = "Timeout | float | None"
 
 DEFAULT_TIMEOUT = Timeout(5.0)
+#: Decoding a body may produce this much at most (``Client(max_decompressed_bytes=...)``).
+DEFAULT_MAX_DECOMPRESSED = 1 << 30
 USER_AGENT = f"trio-webkit/{__version__}"
 #: Safe to send twice (RFC 9110 §9.2.2): retried once on a stale connection.
 IDEMPOTENT = frozenset({"GET", "HEAD", "OPTIONS", "TRACE", "PUT", "DELETE"})
@@ -68,6 +70,13 @@ class Client:
         ssl_context: for https; default verifies with the system's CAs.
         decompress: decode gzip and deflate bodies in ``iter_bytes``,
             ``read`` and ``fetch`` (``iter_raw`` always gives the wire bytes).
+        max_decompressed_bytes: the largest body that decoding may produce
+            (1 GiB by default), the defence against "gzip bombs" (a few KiB
+            that expand to gigabytes): more raises :class:`ProtocolError`
+            naming the URL, the ``decode`` phase and the limit, in
+            ``iter_bytes``, ``read``, ``fetch`` and :func:`download` alike.
+            ``None`` disables the limit. Bodies that are not decoded
+            (``decompress=False``, ``iter_raw``) are not limited.
 
     Resource handling: connections belong to the pool while idle and to one
     request while in use; a request cancelled or failed mid-response closes
@@ -85,12 +94,21 @@ class Client:
         headers: HeadersLike = None,
         ssl_context: ssl.SSLContext | None = None,
         decompress: bool = True,
+        max_decompressed_bytes: int | None = DEFAULT_MAX_DECOMPRESSED,
     ) -> None:
+        if max_decompressed_bytes is not None and (
+            type(max_decompressed_bytes) is not int or max_decompressed_bytes < 0
+        ):
+            raise ValueError(
+                "max_decompressed_bytes must be None or an int >= 0, "
+                f"not {max_decompressed_bytes!r}"
+            )
         self.timeout = _as_timeout(timeout)
         self.follow_redirects = follow_redirects
         self.max_redirects = max_redirects
         self.headers = Headers(headers)
         self.decompress = decompress
+        self.max_decompressed_bytes = max_decompressed_bytes
         self._pool = ConnectionPool(
             max_connections=max_connections,
             max_connections_per_host=max_connections_per_host,
@@ -297,7 +315,9 @@ class Client:
                         raise
                     may_retry = False
                     continue  # leaves the block cleanly: the pool closes it
-                response = _response(head, connection, method, url, timeout, self.decompress)
+                response = _response(head, connection, method, url, timeout)
+                response._decompress = self.decompress
+                response._max_decoded = self.max_decompressed_bytes
                 try:
                     yield response
                 finally:
@@ -382,7 +402,6 @@ def _response(
     method: str,
     url: URL,
     timeout: Timeout,
-    decompress: bool,
 ) -> Response:
     response = Response(
         head.status_code,
@@ -393,7 +412,6 @@ def _response(
     )
     response.url = str(url)
     response._method = method
-    response._decompress = decompress
     return response
 
 

@@ -14,7 +14,9 @@ the work (and the state change) happens while it is iterated. The rules:
   never yielded; a call may yield nothing.
 * **Bounded total.** With ``max_decoded`` set, more than that many decoded
   bytes raise :class:`ProtocolError` ("decompressed body larger than N
-  bytes") before the piece that crosses the line is yielded. In a chain
+  bytes (max_decompressed_bytes) while decoding gzip") before the piece
+  that crosses the line is yielded (the client's ``max_decompressed_bytes``
+  is this limit; it adds the method and the URL). In a chain
   (below) every stage has the cap, so an intermediate layer cannot churn
   through gigabytes that the next layer shrinks again.
 * **Errors are typed.** Corrupt data raises :class:`ProtocolError`
@@ -131,7 +133,9 @@ class _ZlibStage:
         self.decoded += len(piece)
         if self._max_decoded is not None and self.decoded > self._max_decoded:
             raise ProtocolError(
-                f"decompressed body larger than {self._max_decoded} bytes", phase=_PHASE
+                f"decompressed body larger than {self._max_decoded} bytes"
+                f" (max_decompressed_bytes) while decoding {self._name}",
+                phase=_PHASE,
             )
         return piece
 

@@ -56,6 +56,7 @@ class Response:
 
     __slots__ = (
         "_decompress",
+        "_max_decoded",
         "_method",
         "_streaming",
         "body",
@@ -89,6 +90,7 @@ class Response:
         self.history: list[Response] = []
         self._method: str | None = None  # the request's, on the client
         self._decompress = False  # decode Content-Encoding in iter_bytes()
+        self._max_decoded: int | None = None  # ... producing at most this many bytes
         self._streaming = False  # the body is being iterated
         if producer is not None:
             if body:
@@ -118,12 +120,15 @@ class Response:
     def iter_bytes(self) -> AsyncIterator[bytes]:
         """The body chunk by chunk, gzip/deflate decoded when the client decompresses.
 
-        Memory stays bounded: each chunk is at most 64 KiB once decoded.
+        Memory stays bounded: each chunk is at most 64 KiB once decoded, and
+        the decoded total at most the client's ``max_decompressed_bytes``
+        (more raises :class:`ProtocolError`).
         """
         decoder = None
         if self._decompress and not isinstance(self.body, bytes):
             # Several field lines form one list, in order (RFC 9110 §5.3).
-            decoder = decoder_for(", ".join(self.headers.get_all("content-encoding")))
+            encoding = ", ".join(self.headers.get_all("content-encoding"))
+            decoder = decoder_for(encoding, max_decoded=self._max_decoded)
         context = {"method": self._method, "url": self.url or None}
         return BodyIterator(self._claim_body(), decoder, **context)
 
