@@ -34,6 +34,8 @@ from ._urls import URL
 
 RECEIVE_SIZE = 65536
 MAX_RESPONSE_HEAD = 65536
+#: 1xx responses skipped before the final one; more is a server in a loop.
+MAX_INTERIM_RESPONSES = 20
 _TRANSPORT_ERRORS = (trio.BrokenResourceError, trio.ClosedResourceError)
 E = TypeVar("E", bound=HTTPError)
 
@@ -111,8 +113,8 @@ class ClientConnection:
         return None  # 100 Continue, or the server stayed silent: send the body
 
     async def receive_head(self, limits: Timeout) -> h11.Response:
-        """The final response head (1xx interim responses are skipped)."""
-        while True:
+        """The final response head (1xx interim responses are skipped, a few)."""
+        for _ in range(MAX_INTERIM_RESPONSES + 1):
             event = await self._next_event(limits)
             if isinstance(event, h11.Response):
                 for name, value in event.headers:
@@ -121,6 +123,9 @@ class ClientConnection:
                 return event
             if not isinstance(event, h11.InformationalResponse):
                 raise self._error(ProtocolError, f"unexpected {type(event).__name__}", "read")
+        # Each interim response is activity, so the read timeout would never end this.
+        message = f"more than {MAX_INTERIM_RESPONSES} interim (1xx) responses"
+        raise self._error(ProtocolError, message, "read")
 
     async def receive_chunk(self, limits: Timeout) -> bytes:
         """The next piece of the response body, ``b""`` at its end."""
@@ -139,7 +144,9 @@ class ClientConnection:
             try:
                 event = parser.next_event()
             except h11.RemoteProtocolError as error:
-                raise self._protocol_error(str(error), state=state) from error
+                # Cut short only if the server closed; otherwise it sent garbage.
+                cut_short = state if parser.trailing_data[1] else h11.ERROR
+                raise self._protocol_error(str(error), state=cut_short) from error
             if event is not h11.NEED_DATA:
                 if isinstance(event, h11.ConnectionClosed):
                     raise self._protocol_error("the server closed the connection")

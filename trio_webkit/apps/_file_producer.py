@@ -35,21 +35,23 @@ def file_producer(path: Path, start: int, length: int, chunk_size: int) -> Produ
     per_trip = max(1, READ_AHEAD_BYTES // chunk_size)
 
     async def produce(send: trio.MemorySendChannel[bytes]) -> None:
-        fd, chunks = await trio.to_thread.run_sync(
+        fd, (chunks, failure) = await trio.to_thread.run_sync(
             _open_and_read, path, start, length, chunk_size, per_trip
         )
         try:
             offset, remaining = start, length
             while True:
-                if not chunks:
-                    raise FileChanged(f"{path} ended {remaining} bytes early")
                 for chunk in chunks:
                     offset += len(chunk)
                     remaining -= len(chunk)
                     await send.send(chunk)
+                if failure is not None:
+                    raise failure  # after the chunks read before it, as one read per trip would
                 if remaining <= 0:
                     return
-                chunks = await trio.to_thread.run_sync(
+                if not chunks:
+                    raise FileChanged(f"{path} ended {remaining} bytes early")
+                chunks, failure = await trio.to_thread.run_sync(
                     _read_chunks, fd, offset, remaining, chunk_size, per_trip
                 )
         finally:
@@ -60,7 +62,7 @@ def file_producer(path: Path, start: int, length: int, chunk_size: int) -> Produ
 
 def _open_and_read(
     path: Path, start: int, length: int, chunk_size: int, count: int
-) -> tuple[int, list[bytes]]:
+) -> tuple[int, tuple[list[bytes], OSError | None]]:
     fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | getattr(os, "O_CLOEXEC", 0))
     try:
         return fd, _read_chunks(fd, start, length, chunk_size, count)
@@ -69,14 +71,25 @@ def _open_and_read(
         raise
 
 
-def _read_chunks(fd: int, offset: int, remaining: int, chunk_size: int, count: int) -> list[bytes]:
-    """Up to ``count`` chunks from ``offset``; fewer when the file ends (then maybe none)."""
+def _read_chunks(
+    fd: int, offset: int, remaining: int, chunk_size: int, count: int
+) -> tuple[list[bytes], OSError | None]:
+    """Up to ``count`` chunks from ``offset``, and the error that stopped the reading.
+
+    Fewer chunks (maybe none) when the file ends; a read error after some
+    chunks is returned with them, so that they are sent before it is raised.
+    """
     chunks: list[bytes] = []
     while remaining > 0 and len(chunks) < count:
-        chunk = os.pread(fd, min(chunk_size, remaining), offset)
+        try:
+            chunk = os.pread(fd, min(chunk_size, remaining), offset)
+        except OSError as error:
+            if not chunks:
+                raise
+            return chunks, error
         if not chunk:
             break
         chunks.append(chunk)
         offset += len(chunk)
         remaining -= len(chunk)
-    return chunks
+    return chunks, None

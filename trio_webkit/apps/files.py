@@ -16,6 +16,7 @@ streams from the producer.
 
 from __future__ import annotations
 
+import errno
 import mimetypes
 import os
 import stat
@@ -41,6 +42,10 @@ from ._listing import Entry, render_listing
 from ._paths import PathRejected, request_segments, resolve
 
 _ALLOWED = "GET, HEAD"
+#: Errors that mean "nothing to serve here" (404); any other OSError is a 500.
+_NOT_SERVABLE = frozenset(
+    {errno.ENOENT, errno.ENOTDIR, errno.ELOOP, errno.ENAMETOOLONG, errno.EACCES, errno.EPERM}
+)
 
 
 @attrs.frozen
@@ -105,9 +110,10 @@ class FileServer:
     async def __call__(self, request: Request) -> Response:
         """Answer one request (see the class docstring).
 
-        Filesystem calls run in a worker thread; a file's body is a producer
-        reading ``chunk_size`` pieces, so it is read only as fast as the
-        client takes it.
+        Filesystem calls run in a worker thread. A file that fits in one
+        chunk is read there with its lookup and sent whole; a larger one is
+        a producer reading ``chunk_size`` pieces, so it is read only as fast
+        as the client takes it.
 
         Args:
             request: a request; its raw path is resolved under ``root``.
@@ -149,8 +155,12 @@ class FileServer:
             if read_small and stat.S_ISREG(found.stat.st_mode):
                 return self._with_small_content(found)
             return found
-        except (PathRejected, OSError, ValueError):
+        except (PathRejected, ValueError):
             return None
+        except OSError as error:
+            if error.errno in _NOT_SERVABLE:
+                return None
+            raise  # EIO, EMFILE...: the server's trouble, a 500, not a 404
 
     def _with_small_content(self, found: _Found) -> _Found:
         """``found`` with its content when it fits in one chunk (else as it was).
@@ -207,8 +217,12 @@ class FileServer:
                 show_hidden=self.show_hidden,
             )
             found = _Found(path, path.stat(), self.index)
-        except (PathRejected, OSError, ValueError):
+        except (PathRejected, ValueError):
             return None
+        except OSError as error:
+            if error.errno in _NOT_SERVABLE:
+                return None
+            raise
         return found if stat.S_ISREG(found.stat.st_mode) else None
 
     def _entries(self, directory: Path) -> list[Entry]:
