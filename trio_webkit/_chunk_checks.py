@@ -27,7 +27,7 @@ import h11
 _TOKEN = rb"[!#$%&'*+\-.^_`|~0-9A-Za-z]+"
 _QUOTED = rb'"(?:[\t !#-\[\]-~\x80-\xff]|\\[\t -~\x80-\xff])*"'
 _EXTENSIONS = rb"(?:[ \t]*;[ \t]*%b(?:[ \t]*=[ \t]*(?:%b|%b))?)*" % (_TOKEN, _TOKEN, _QUOTED)
-_CHUNK_LINE = re.compile(rb"[0-9A-Fa-f]+%b" % _EXTENSIONS)
+_CHUNK_LINE = re.compile(rb"([0-9A-Fa-f]+)%b" % _EXTENSIONS)
 _BODY_END = re.compile(rb"0+%b\r\n(?:%b:[\t\x20-\x7e\x80-\xff]*\r\n)*\r\n" % (_EXTENSIONS, _TOKEN))
 _CRLF = b"\r\n"
 
@@ -39,12 +39,13 @@ class ChunkFramingCheck:
     the parser returned for the body (:meth:`data`, :meth:`end`).
     """
 
-    __slots__ = ("chunks", "line_next", "pos", "raw")
+    __slots__ = ("announced", "chunks", "line_next", "pos", "raw")
 
     def __init__(self, buffered: bytes) -> None:
         self.raw = buffered  # received bytes not yet accounted for, from ``pos``
         self.pos = 0
         self.chunks = 0  # chunks started: each one after the first follows a CRLF
+        self.announced = 0  # body bytes the chunk lines so far announce
         # A chunk line precedes the next data. (Not Data.chunk_start: h11 sets it
         # only when the line and the data were parsed in the same call.)
         self.line_next = True
@@ -61,8 +62,10 @@ class ChunkFramingCheck:
             if self.chunks:
                 pos += len(_CRLF)  # h11 checked it is exactly CRLF
             line_end = self.raw.find(_CRLF, pos)
-            if line_end < 0 or not _CHUNK_LINE.fullmatch(self.raw, pos, line_end):
+            line = _CHUNK_LINE.fullmatch(self.raw, pos, line_end) if line_end >= 0 else None
+            if line is None:
                 return "invalid chunk line"
+            self.announced += int(line[1], 16)
             pos = line_end + len(_CRLF)
             self.chunks += 1
         self.pos = pos + len(event.data)

@@ -435,8 +435,10 @@ class _Connection:
         while True:
             event = self._next_event()
             if type(event) is h11.Data:
-                if check is not None and (problem := check.data(event)):
-                    raise Reject(400, problem)
+                if check is not None:
+                    if problem := check.data(event):
+                        raise Reject(400, problem)
+                    self._check_body_size(check.announced)  # a huge chunk: 413 now
                 return self._count_body(event.data)
             if event is not _NEED_DATA:
                 if check is not None and (problem := check.end(self.parser.trailing_data[0])):
@@ -453,10 +455,13 @@ class _Connection:
 
     def _count_body(self, data: bytes) -> bytes:
         self.body_bytes += len(data)
-        limit = self.config.max_body_bytes
-        if limit is not None and self.body_bytes > limit:
-            raise Reject(413, f"the request body is larger than {limit} bytes")
+        self._check_body_size(self.body_bytes)
         return data
+
+    def _check_body_size(self, size: int) -> None:
+        limit = self.config.max_body_bytes
+        if limit is not None and size > limit:
+            raise Reject(413, f"the request body is larger than {limit} bytes")
 
     async def _finish_request_body(self) -> bool:
         """Drain a body the handler left unread, if small; False to close."""

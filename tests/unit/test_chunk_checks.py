@@ -89,3 +89,19 @@ def test_invalid_framing_is_found_however_split(body: bytes) -> None:
     for pieces in every_split(body):
         problem, _ = verdict(pieces)
         assert problem is not None and problem != "incomplete", pieces
+
+
+def test_announced_sizes_add_up_before_the_data_arrives() -> None:
+    parser = h11.Connection(h11.SERVER)
+    parser.receive_data(HEAD + b"5\r\nhe")
+    parser.next_event()
+    check = ChunkFramingCheck(parser.trailing_data[0])
+    event = parser.next_event()
+    assert isinstance(event, h11.Data) and check.data(event) is None
+    assert check.announced == 5
+    more = b"llo\r\n" + b"f" * 20 + b"\r\nabc"
+    parser.receive_data(more)
+    check.received(more)
+    while isinstance(event := parser.next_event(), h11.Data):
+        assert check.data(event) is None
+    assert check.announced == 5 + 16**20 - 1  # the server answers 413 on seeing it
