@@ -116,13 +116,16 @@ class ClientConnection:
         """The final response head (1xx interim responses are skipped, a few)."""
         for _ in range(MAX_INTERIM_RESPONSES + 1):
             event = await self._next_event(limits)
+            if not isinstance(event, (h11.Response, h11.InformationalResponse)):
+                raise self._error(ProtocolError, f"unexpected {type(event).__name__}", "read")
+            if event.http_version[:2] != b"1.":  # h11 takes any d.d; RFC 9110 §2.5
+                message = f"unsupported HTTP version {event.http_version.decode()}"
+                raise self._error(ProtocolError, message, "read")
             if isinstance(event, h11.Response):
                 for name, value in event.headers:
                     if name == b"content-length":
                         self._body_expected = int(value)
                 return event
-            if not isinstance(event, h11.InformationalResponse):
-                raise self._error(ProtocolError, f"unexpected {type(event).__name__}", "read")
         # Each interim response is activity, so the read timeout would never end this.
         message = f"more than {MAX_INTERIM_RESPONSES} interim (1xx) responses"
         raise self._error(ProtocolError, message, "read")

@@ -165,7 +165,14 @@ async def nothing_then_close(connection: RawConnection) -> None:
     await connection.next_request()
 
 
-@pytest.mark.parametrize("serve", [garbage, bad_header, two_lengths, nothing_then_close])
+async def http2_status_line(connection: RawConnection) -> None:
+    await connection.next_request()
+    await connection.send(b"HTTP/2.0 200 OK\r\nContent-Length: 2\r\n\r\nok")
+
+
+@pytest.mark.parametrize(
+    "serve", [garbage, bad_header, two_lengths, nothing_then_close, http2_status_line]
+)
 @fail_after(GUARD)
 async def test_broken_responses_are_protocol_errors(serve: RawHandler) -> None:
     async with raw_server(serve) as server, trio_webkit.Client() as client:
