@@ -22,6 +22,7 @@ sys.path.insert(0, str(HERE / "_ext"))
 sys.path.insert(0, str(HERE.parent))  # the library, even when not installed
 
 import trio_webkit  # noqa: E402
+import trio_webkit._client  # noqa: E402  (type aliases for signatures)
 
 project = "trio_webkit"
 author = "the trio_webkit authors"
@@ -34,6 +35,7 @@ extensions = [
     "sphinx.ext.napoleon",
     "cli_help",  # docs/_ext/cli_help.py: the CLI reference, rendered from argparse
     "reference_tables",  # docs/_ext/reference_tables.py: error tree, ServerConfig table
+    "benchmark_results",  # docs/_ext/benchmark_results.py: tables from benchmarks/results/
 ]
 
 root_doc = "index"
@@ -83,5 +85,59 @@ def _attrs_defaults(
     return signature, annotation
 
 
+#: Short type aliases of the signatures, spelled out (``TimeoutLike`` means
+#: nothing to a reader; ``Timeout | float | None`` does). Read from the code.
+_ALIASES = {
+    name: getattr(trio_webkit._client, name)
+    for name in ("TimeoutLike", "RequestBody")
+    if isinstance(getattr(trio_webkit._client, name, None), str)
+}
+_ALIAS_NAMES = re.compile(r"\b(" + "|".join(map(re.escape, _ALIASES)) + r")\b")
+
+
+def _timeout_text(timeout: trio_webkit.Timeout) -> str:
+    """``Timeout(5.0)`` for a timeout whose four phases agree, else its repr."""
+    limits = {timeout.connect, timeout.read, timeout.write, timeout.pool}
+    return f"Timeout({limits.pop()!r})" if len(limits) == 1 else repr(timeout)
+
+
+_DEFAULT_TIMEOUT = _timeout_text(trio_webkit._client.DEFAULT_TIMEOUT)
+
+
+def _readable_signature(
+    app: Any, what: str, name: str, obj: Any, options: Any, signature: str | None, annotation: Any
+) -> tuple[str | None, Any]:
+    """Signatures as a reader needs them: no internal sentinel, no opaque alias.
+
+    ``_UNSET`` is the sentinel for "not given": a :class:`Timeout` phase then
+    takes ``default``; a :class:`Client` method's ``timeout`` the client's
+    own (``self.timeout``); elsewhere it shows as ``...``. ``DEFAULT_TIMEOUT``
+    is shown as its value. A ``Protocol`` shows no constructor signature.
+    """
+    if isinstance(obj, type) and getattr(obj, "_is_protocol", False):
+        return "", annotation
+    if signature and "_UNSET" in signature:
+        if name.endswith(".Timeout"):
+            meaning = "default"
+        elif ".Client." in name:
+            meaning = "self.timeout"
+        else:
+            meaning = "..."  # "not given": the docstring says what that means
+        signature = signature.replace("_UNSET", meaning)
+    if signature and _ALIASES:
+        signature = _ALIAS_NAMES.sub(lambda match: _ALIASES[match[1]], signature)
+    if signature:
+        signature = re.sub(r"\bDEFAULT_TIMEOUT\b", _DEFAULT_TIMEOUT, signature)
+    return signature, annotation
+
+
+def _process_signature(
+    app: Any, what: str, name: str, obj: Any, options: Any, signature: str | None, annotation: Any
+) -> tuple[str | None, Any]:
+    # One handler: Sphinx uses only the first handler's answer for this event.
+    signature, annotation = _attrs_defaults(app, what, name, obj, options, signature, annotation)
+    return _readable_signature(app, what, name, obj, options, signature, annotation)
+
+
 def setup(app: Any) -> None:
-    app.connect("autodoc-process-signature", _attrs_defaults)
+    app.connect("autodoc-process-signature", _process_signature)

@@ -9,19 +9,37 @@ T = TypeVar("T")
 
 
 class Consumer(Protocol):
-    """Receives a response body as it arrives.
+    """Receives a response body as it arrives, for :meth:`Client.fetch`.
 
-    ``feed(data)`` gets each chunk, ``close()`` is called once at the end; an
-    optional ``http_header(response)`` gets the final response first. Each
-    may be a plain or an ``async`` method, so
+    The classic asynchronous HTTP client's consumer protocol: ``feed(data)``
+    gets each chunk of the body, ``close()`` is called once after the last
+    one. A consumer may also define ``http_header(response)``, called once
+    before the first chunk with the final :class:`Response` (after
+    redirects), to look at its status and headers; raising there abandons
+    the fetch. Each of the three may be a plain or an ``async`` method, so
     :class:`xml.etree.ElementTree.XMLPullParser` is a consumer as it is.
+
+    Error handling: when the fetch fails (connection, timeout, truncated
+    body), ``close()`` is *not* called and the error propagates from
+    ``fetch``; an exception raised by the consumer propagates unchanged.
     """
 
     def feed(self, data: bytes) -> Any:
-        """Take the next chunk of the body."""
+        """Take the next chunk of the body.
+
+        Args:
+            data: the next chunk, decompressed when the client decompresses.
+
+        Returns:
+            Ignored (awaited first when it is awaitable).
+        """
 
     def close(self) -> Any:
-        """The body has ended."""
+        """The body has ended: called once, after the last ``feed``.
+
+        Returns:
+            Ignored (awaited first when it is awaitable).
+        """
 
 
 async def maybe_await(value: T | Any) -> Any:

@@ -28,6 +28,10 @@ CHUNK = 65536
 class URLResource:
     """An opened URL: its status, headers and final URL, and its body to ``read``.
 
+    Made by :func:`open_url`, valid inside its ``async with`` block. Read
+    the body with :meth:`read`, or iterate it: ``async for chunk in
+    resource`` gives chunks of up to 64 KiB.
+
     Attributes:
         url: the final URL (after redirects for http/https).
         status: the HTTP status (200 for file and data URLs).
@@ -44,7 +48,21 @@ class URLResource:
         self._eof = False
 
     async def read(self, n: int = -1) -> bytes:
-        """Up to ``n`` bytes of the body (``b""`` at its end); all of the rest when ``n < 0``."""
+        """Up to ``n`` bytes of the body (``b""`` at its end); all of the rest when ``n < 0``.
+
+        Like a file's ``read``: fewer than ``n`` bytes only at the end of the
+        body, ``b""`` once it has ended.
+
+        Args:
+            n: how many bytes at most; negative for the whole rest of the body.
+
+        Returns:
+            The bytes read.
+
+        Raises:
+            HTTPError: reading the body failed (for http and https, a
+                :class:`ReadTimeout`, :class:`IncompleteBody`...).
+        """
         if n < 0:
             parts = [bytes(self._buffer)]
             self._buffer.clear()

@@ -56,7 +56,19 @@ class Router:
         methods[method] = handler
 
     def route(self, method: str, path: str) -> Callable[[Handler], Handler]:
-        """Decorator form of :meth:`add`."""
+        """Decorator form of :meth:`add`: ``@router.route("GET", "/")``.
+
+        Args:
+            method: the request method (case-insensitive).
+            path: the decoded path, starting with ``/``.
+
+        Returns:
+            A decorator that routes the handler it decorates and returns it
+            unchanged.
+
+        Raises:
+            ValueError: (when decorating) as for :meth:`add`.
+        """
 
         def register(handler: Handler) -> Handler:
             self.add(method, path, handler)
@@ -82,7 +94,15 @@ class Router:
         self._mounts.sort(key=lambda mount: len(mount[0]), reverse=True)
 
     async def __call__(self, request: Request) -> Response:
-        """Dispatch ``request``: route, mount, 405 or 404."""
+        """Dispatch ``request``: route, mount, 405 or 404.
+
+        Args:
+            request: the request to dispatch.
+
+        Returns:
+            The response of the handler it was routed to; else a 405 with
+            ``Allow`` when the path is routed for other methods; else a 404.
+        """
         path = request.path
         methods = self._routes.get(path)
         if methods is not None:

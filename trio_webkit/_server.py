@@ -173,7 +173,13 @@ class Server:
         Stops accepting, closes idle keep-alive connections and connections
         that have not sent a request yet, lets in-flight requests finish
         within ``shutdown_timeout`` (then cancels them), and returns when the
-        last connection has closed. Safe to call more than once.
+        last connection has closed. Safe to call more than once, from any
+        task; called before the server started serving, it returns at once
+        and the server stops as soon as it starts.
+
+        Returns:
+            ``None``, once :meth:`serve_tcp` (or :meth:`serve_listeners`)
+            has returned or is about to: no connection task is left.
         """
         self._state.start_draining()
         if self._accepting is None:
@@ -182,7 +188,11 @@ class Server:
         await self._stopped.wait()
 
     def statistics(self) -> ServerStatistics:
-        """A snapshot of connection and request counts."""
+        """A snapshot of connection and request counts.
+
+        Returns:
+            A frozen :class:`ServerStatistics`.
+        """
         return self._state.statistics()
 
     async def _accept_loop(
@@ -269,6 +279,9 @@ async def serve(
         config: limits and timeouts (:class:`ServerConfig`).
         ssl_context: serve HTTPS with this server-side context.
         task_status: set by ``nursery.start``; reports the listeners.
+
+    Raises:
+        OSError: the address cannot be bound (in use, not local...).
     """
     server = Server(handler, config)
     await server.serve_tcp(port, host, ssl_context=ssl_context, task_status=task_status)

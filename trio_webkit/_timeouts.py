@@ -25,7 +25,21 @@ class Timeout:
     """Per-phase time limits of a client, in seconds (``None`` disables one).
 
     ``Timeout(5.0)`` sets all four phases; keywords override single phases:
-    ``Timeout(5.0, read=30.0)``.
+    ``Timeout(5.0, read=30.0)``. Each phase is a cancel scope around the one
+    wait it limits; its expiry raises :class:`ConnectTimeout`,
+    :class:`ReadTimeout`, :class:`WriteTimeout` or :class:`PoolTimeout`. A
+    caller's own ``trio.fail_after`` composes with it.
+
+    Args:
+        default: the limit of every phase not given by keyword (``None``:
+            no limit).
+        connect: the ``connect`` limit, instead of ``default``.
+        read: the ``read`` limit, instead of ``default``.
+        write: the ``write`` limit, instead of ``default``.
+        pool: the ``pool`` limit, instead of ``default``.
+
+    Raises:
+        ValueError: a limit is negative or NaN.
 
     Attributes:
         connect: longest time to open the TCP connection and finish TLS.

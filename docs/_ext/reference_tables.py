@@ -9,6 +9,12 @@
     One row per :class:`trio_webkit.ServerConfig` field: its name, its
     default (from attrs) and its description (from the class docstring's
     ``Attributes:`` section).
+
+``:config-default:`field```
+    The default of one :class:`trio_webkit.ServerConfig` field, as a
+    literal (``:config-default:`header_timeout``` renders ``10.0``), so that
+    prose quoting a default cannot drift from the code. An unknown field
+    is a build error.
 """
 
 from __future__ import annotations
@@ -19,6 +25,7 @@ from typing import Any
 
 import attrs
 from docutils import nodes
+from docutils.parsers.rst.states import Inliner
 from sphinx.application import Sphinx
 from sphinx.util.docutils import SphinxDirective
 
@@ -102,6 +109,39 @@ def _default(field: attrs.Attribute[Any]) -> str:
     return repr(value)
 
 
+def config_default(name: str) -> str:
+    """The default of ``ServerConfig.<name>`` as the table shows it.
+
+    Raises:
+        KeyError: ``ServerConfig`` has no field ``name``.
+    """
+    import trio_webkit
+
+    fields = attrs.fields_dict(trio_webkit.ServerConfig)
+    if name not in fields:
+        raise KeyError(f"ServerConfig has no field {name!r} (fields: {', '.join(fields)})")
+    return _default(fields[name])
+
+
+def config_default_role(
+    role: str,
+    rawtext: str,
+    text: str,
+    lineno: int,
+    inliner: Inliner,
+    options: dict[str, Any] | None = None,
+    content: list[str] | None = None,
+) -> tuple[list[nodes.Node], list[nodes.system_message]]:
+    """``:config-default:`header_timeout``` → ``10.0`` (a literal)."""
+    try:
+        value = config_default(text.strip())
+    except KeyError as error:
+        message = inliner.reporter.error(str(error.args[0]), line=lineno)
+        problem = inliner.problematic(rawtext, rawtext, message)
+        return [problem], [message]
+    return [nodes.literal(rawtext, value)], []
+
+
 class ServerConfigTable(SphinxDirective):
     has_content = False
 
@@ -151,4 +191,5 @@ class ServerConfigTable(SphinxDirective):
 def setup(app: Sphinx) -> dict[str, Any]:
     app.add_directive("error-tree", ErrorTree)
     app.add_directive("server-config-table", ServerConfigTable)
+    app.add_role("config-default", config_default_role)
     return {"version": "1", "parallel_read_safe": True, "parallel_write_safe": True}

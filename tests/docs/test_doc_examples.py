@@ -9,6 +9,9 @@ Rules:
   port 0, bounded in time; one still running at the deadline is killed by
   its PID. It must exit 0 and write nothing to stderr (no traceback, no
   warning, no stray log line).
+* A program may name the arguments the test runs it with, on a line of its
+  own: ``# docs-test-args: --mib 64`` (a smaller size than its default, say).
+  The page says so where it shows the output.
 * Every example and its output appear in some page, and every ``.out`` has
   its program.
 """
@@ -17,6 +20,7 @@ from __future__ import annotations
 
 import os
 import re
+import shlex
 import subprocess
 import sys
 from pathlib import Path
@@ -26,15 +30,22 @@ import pytest
 DOCS = Path(__file__).resolve().parents[2] / "docs"
 EXAMPLES = DOCS / "examples"
 PROGRAMS = sorted(EXAMPLES.glob("*.py"))
-#: Generous: the slowest example takes about 2 s; a loaded CI machine more.
+#: Generous: the slowest example takes about 2.5 s; a loaded CI machine more.
 DEADLINE = 30.0
+_TEST_ARGS = re.compile(r"^# docs-test-args: (?P<args>.+)$", re.MULTILINE)
+
+
+def arguments_for(program: Path) -> list[str]:
+    """The arguments a program asks to be run with in the tests (none by default)."""
+    match = _TEST_ARGS.search(program.read_text(encoding="utf-8"))
+    return shlex.split(match["args"]) if match else []
 
 
 def run_example(program: Path, cwd: Path) -> tuple[int, str, str]:
     """Run ``program``; return exit status, stdout and stderr (killed at the deadline)."""
     env = dict(os.environ, PYTHONPATH=str(DOCS.parent), PYTHONIOENCODING="utf-8")
     process = subprocess.Popen(
-        [sys.executable, str(program)],
+        [sys.executable, str(program), *arguments_for(program)],
         stdin=subprocess.DEVNULL,
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
@@ -90,3 +101,20 @@ def test_every_example_and_its_output_is_in_a_page() -> None:
 def test_every_output_has_its_program() -> None:
     for output in EXAMPLES.glob("*.out"):
         assert output.with_suffix(".py").exists(), f"{output.name} has no program"
+
+
+def test_the_testing_example_passes_under_pytest(tmp_path: Path) -> None:
+    """The how-to says its example is also a pytest module: it is."""
+    program = EXAMPLES / "testing_handlers.py"
+    command = [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", str(program)]
+    process = subprocess.run(
+        command,
+        cwd=DOCS.parent,  # this project's pytest configuration: trio_mode = true
+        stdin=subprocess.DEVNULL,
+        capture_output=True,
+        text=True,
+        timeout=DEADLINE,
+        check=False,
+    )
+    assert process.returncode == 0, process.stdout + process.stderr
+    assert "4 passed" in process.stdout

@@ -31,6 +31,13 @@ async def echo(request: Request) -> Response:
     UTF-8, invalid bytes replaced), all HTML-escaped, so whatever the client
     sends is displayed, never interpreted. ``HEAD`` gets the same headers
     without the page.
+
+    Args:
+        request: any request; its body is read whole (within the server's
+            ``max_body_bytes``).
+
+    Returns:
+        A 200 ``text/html`` response, marked ``Cache-Control: no-store``.
     """
     body = await request.read()
     request_line = f"{request.method} {request.target} HTTP/{request.http_version}"
