@@ -169,27 +169,96 @@ class Client:
         return response
 
     async def get(self, url: str | URL, **kwargs: Any) -> Response:
-        """``request("GET", url, ...)``."""
+        """``request("GET", url, ...)``: send a GET and read the whole response.
+
+        Args:
+            url: an absolute ``http`` or ``https`` URL.
+            **kwargs: ``headers``, ``body``, ``timeout``, as for :meth:`request`.
+
+        Returns:
+            The final :class:`Response` (after redirects), ``content`` read.
+
+        Raises:
+            HTTPError: as :meth:`request` does, naming the URL and the phase.
+        """
         return await self.request("GET", url, **kwargs)
 
     async def head(self, url: str | URL, **kwargs: Any) -> Response:
-        """``request("HEAD", url, ...)``."""
+        """``request("HEAD", url, ...)``: send a HEAD and read the whole response.
+
+        Args:
+            url: an absolute ``http`` or ``https`` URL.
+            **kwargs: ``headers``, ``body``, ``timeout``, as for :meth:`request`.
+
+        Returns:
+            The final :class:`Response` (after redirects), ``content`` read.
+
+        Raises:
+            HTTPError: as :meth:`request` does, naming the URL and the phase.
+        """
         return await self.request("HEAD", url, **kwargs)
 
     async def post(self, url: str | URL, **kwargs: Any) -> Response:
-        """``request("POST", url, ...)``."""
+        """``request("POST", url, ...)``: send a POST and read the whole response.
+
+        Args:
+            url: an absolute ``http`` or ``https`` URL.
+            **kwargs: ``headers``, ``body`` (what is sent), ``timeout``, as for
+                :meth:`request`.
+
+        Returns:
+            The final :class:`Response` (after redirects), ``content`` read.
+
+        Raises:
+            HTTPError: as :meth:`request` does, naming the URL and the phase.
+        """
         return await self.request("POST", url, **kwargs)
 
     async def put(self, url: str | URL, **kwargs: Any) -> Response:
-        """``request("PUT", url, ...)``."""
+        """``request("PUT", url, ...)``: send a PUT and read the whole response.
+
+        Args:
+            url: an absolute ``http`` or ``https`` URL.
+            **kwargs: ``headers``, ``body`` (what is sent), ``timeout``, as for
+                :meth:`request`.
+
+        Returns:
+            The final :class:`Response` (after redirects), ``content`` read.
+
+        Raises:
+            HTTPError: as :meth:`request` does, naming the URL and the phase.
+        """
         return await self.request("PUT", url, **kwargs)
 
     async def patch(self, url: str | URL, **kwargs: Any) -> Response:
-        """``request("PATCH", url, ...)``."""
+        """``request("PATCH", url, ...)``: send a PATCH and read the whole response.
+
+        Args:
+            url: an absolute ``http`` or ``https`` URL.
+            **kwargs: ``headers``, ``body`` (what is sent), ``timeout``, as for
+                :meth:`request`.
+
+        Returns:
+            The final :class:`Response` (after redirects), ``content`` read.
+
+        Raises:
+            HTTPError: as :meth:`request` does, naming the URL and the phase.
+        """
         return await self.request("PATCH", url, **kwargs)
 
     async def delete(self, url: str | URL, **kwargs: Any) -> Response:
-        """``request("DELETE", url, ...)``."""
+        """``request("DELETE", url, ...)``: send a DELETE and read the whole response.
+
+        Args:
+            url: an absolute ``http`` or ``https`` URL.
+            **kwargs: ``headers``, ``body``, ``timeout``, as for :meth:`request`.
+
+        Returns:
+            The final :class:`Response` (after redirects), ``content`` read.
+
+        Raises:
+            HTTPError: as :meth:`request` does, naming the URL and the phase.
+        """
         return await self.request("DELETE", url, **kwargs)
 
     async def fetch(
@@ -211,6 +280,22 @@ class Client:
         ``close()`` is *not* called (a parser would report a truncated
         document instead of the real error) and the error propagates.
         ``xml.etree.ElementTree.XMLPullParser`` works as it is.
+
+        Args:
+            url: an absolute ``http`` or ``https`` URL.
+            consumer: an object with ``feed`` and ``close`` (and optionally
+                ``http_header``), see :class:`Consumer`.
+            method: the request method.
+            headers: sent with this request, over the client's own.
+            body: as for :meth:`request`.
+            timeout: this request's per-phase limits (default: the client's).
+
+        Returns:
+            The final :class:`Response`; its body went to the consumer.
+
+        Raises:
+            HTTPError: as :meth:`request` does; an error the consumer raises
+                propagates as it is.
         """
         async with self.stream(
             method, url, headers=headers, body=body, timeout=timeout

@@ -85,7 +85,15 @@ class Headers:
 
     # -- reading ---------------------------------------------------------
     def get(self, name: str, default: str | None = None) -> str | None:
-        """The first value of ``name``, or ``default`` when absent."""
+        """The first value of ``name``, or ``default`` when absent.
+
+        Args:
+            name: the field name, in any case.
+            default: returned when no field has that name.
+
+        Returns:
+            The value (str, Latin-1 decoded, surrounding whitespace stripped).
+        """
         wanted = name.lower()
         for field, value in self._pairs():
             if field.lower() == wanted:
@@ -93,7 +101,14 @@ class Headers:
         return default
 
     def get_all(self, name: str) -> list[str]:
-        """Every value of ``name``, in order (empty list when absent)."""
+        """Every value of ``name``, in order (empty list when absent).
+
+        Args:
+            name: the field name, in any case.
+
+        Returns:
+            The values of every field of that name, as they appeared.
+        """
         wanted = name.lower()
         return [value for field, value in self._pairs() if field.lower() == wanted]
 
@@ -132,7 +147,16 @@ class Headers:
 
     # -- writing ---------------------------------------------------------
     def add(self, name: str, value: str) -> None:
-        """Append a field, keeping any existing ones of the same name."""
+        """Append a field, keeping any existing ones of the same name.
+
+        Args:
+            name: a field name (an RFC 9110 token).
+            value: its value (no CR, LF, NUL or other controls).
+
+        Raises:
+            ValueError: the name or the value is invalid (a value with CR or
+                LF would inject a header line).
+        """
         self._pairs().append(_checked(name, value))
 
     def __setitem__(self, name: str, value: str) -> None:
@@ -142,7 +166,18 @@ class Headers:
         self._fields.append(checked)
 
     def setdefault(self, name: str, value: str) -> str:
-        """Add ``name: value`` unless ``name`` is present; return the value in effect."""
+        """Add ``name: value`` unless ``name`` is present; return the value in effect.
+
+        Args:
+            name: the field name, in any case.
+            value: added when the name is absent.
+
+        Returns:
+            The first existing value, or ``value`` once added.
+
+        Raises:
+            ValueError: ``value`` had to be added and is invalid.
+        """
         current = self.get(name)
         if current is None:
             self.add(name, value)
