@@ -77,22 +77,11 @@ def plan_response(
     status = response.status
     if status < 200:
         raise ValueError(f"a handler cannot answer with the interim status {status}")
-    parts = [_status_line(status, response.reason)]
-    declared: int | None = None
-    have_date = have_server = False
-    for name, value in response.headers._pairs():
-        lower = name.lower()
-        if lower in _FRAMING_FIELDS:
-            if lower == "content-length":
-                declared = _content_length(value, declared)
-            elif lower == "connection" and "close" in value.lower():
-                keep_alive = False
-            continue
-        if lower == "date":
-            have_date = True
-        elif lower == "server":
-            have_server = True
-        parts.append(f"{name}: {value}\r\n")
+    fields = _handler_fields(response.headers._pairs())
+    if fields.closes:
+        keep_alive = False
+    parts = [_status_line(status, response.reason), fields.lines]
+    declared = fields.content_length
 
     framing, length = _framing(response, method, declared)
     if framing is Framing.CHUNKED and http_version == "1.0":
@@ -105,9 +94,9 @@ def plan_response(
         parts.append(f"Content-Length: {length}\r\n")
     if method == "HEAD" or status == 204 or status == 304:
         framing = Framing.NONE
-    if not have_date:
+    if not fields.have_date:
         parts.append(f"Date: {date}\r\n")
-    if server is not None and not have_server:
+    if server is not None and not fields.have_server:
         parts.append(f"Server: {server}\r\n")
     parts.append("\r\n" if keep_alive else "Connection: close\r\n\r\n")
     try:
@@ -115,6 +104,50 @@ def plan_response(
     except UnicodeEncodeError as error:
         raise ValueError(f"a response header is not Latin-1 text: {error}") from None
     return ResponsePlan(head, framing, length, keep_alive)
+
+
+class _HandlerFields:
+    """What a handler's header fields contribute to the head, and decide."""
+
+    __slots__ = ("closes", "content_length", "have_date", "have_server", "lines")
+
+    def __init__(self, pairs: list[tuple[str, str]]) -> None:
+        lines = []
+        self.content_length: int | None = None
+        self.closes = self.have_date = self.have_server = False
+        for name, value in pairs:
+            lower = name.lower()
+            if lower in _FRAMING_FIELDS:
+                if lower == "content-length":
+                    self.content_length = _content_length(value, self.content_length)
+                elif lower == "connection" and "close" in value.lower():
+                    self.closes = True
+                continue
+            if lower == "date":
+                self.have_date = True
+            elif lower == "server":
+                self.have_server = True
+            lines.append(f"{name}: {value}\r\n")
+        self.lines = "".join(lines)
+
+
+#: Handlers answer with the same few header sets again and again.
+_FIELDS_CACHE: dict[tuple[tuple[str, str], ...], _HandlerFields] = {}
+_FIELDS_CACHE_SIZE = 256
+_FIELDS_CACHE_LINES = 1024  # so at most 256 KiB of header text is kept
+
+
+def _handler_fields(pairs: list[tuple[str, str]]) -> _HandlerFields:
+    key = tuple(pairs)
+    fields = _FIELDS_CACHE.get(key)
+    if fields is None:
+        fields = _HandlerFields(pairs)  # raises ValueError before anything is kept
+        if len(fields.lines) > _FIELDS_CACHE_LINES:
+            return fields
+        if len(_FIELDS_CACHE) >= _FIELDS_CACHE_SIZE:
+            del _FIELDS_CACHE[next(iter(_FIELDS_CACHE))]
+        _FIELDS_CACHE[key] = fields
+    return fields
 
 
 def _framing(response: Response, method: str, declared: int | None) -> tuple[Framing, int | None]:

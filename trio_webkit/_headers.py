@@ -28,12 +28,21 @@ def _text(value: str | bytes) -> str:
     return value.decode("latin-1") if isinstance(value, bytes) else value
 
 
+#: Names already checked (a handler sends the same few again and again).
+_VALID_NAMES: set[str] = set()
+_MAX_VALID_NAMES = 1024
+
+
 def _checked(name: str | bytes, value: str | bytes) -> tuple[str, str]:
     text_name = name if type(name) is str else _text(name)
     text_value = (value if type(value) is str else _text(value)).strip(" \t")
-    if not _TOKEN.match(text_name):
-        raise ValueError(f"invalid header name {text_name!r}")
-    if _BAD_VALUE.search(text_value):
+    if text_name not in _VALID_NAMES:
+        if not _TOKEN.match(text_name):
+            raise ValueError(f"invalid header name {text_name!r}")
+        if len(_VALID_NAMES) < _MAX_VALID_NAMES:
+            _VALID_NAMES.add(text_name)
+    # Printable ASCII is valid (no CR, LF, NUL...): the common case, checked in C.
+    if not (text_value.isascii() and text_value.isprintable()) and _BAD_VALUE.search(text_value):
         raise ValueError(f"invalid value for header {text_name!r}: {text_value!r}")
     return text_name, text_value
 

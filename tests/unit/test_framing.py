@@ -35,7 +35,7 @@ import h11
 import pytest
 import trio
 
-from trio_webkit import Headers, Response
+from trio_webkit import Headers, Response, _framing
 from trio_webkit._framing import Framing, ResponsePlan, plan_response
 
 DATE = "Sun, 06 Nov 1994 08:49:37 GMT"
@@ -545,3 +545,29 @@ def test_handler_headers_kept_in_order_with_their_case() -> None:
     case = Case("h", headers=[("X-B", "1"), ("set-cookie", "a=1"), ("Set-Cookie", "b=2")])
     head = _plan(case).head.decode("latin-1")
     assert "X-B: 1\r\nset-cookie: a=1\r\nSet-Cookie: b=2\r\n" in head
+
+
+def test_repeated_header_sets_give_the_same_head_and_the_same_errors() -> None:
+    """Handler header sets are remembered between responses: never their errors,
+    and a remembered Connection: close still closes."""
+    closing = [("Connection", "close"), ("X-A", "1")]
+    for _ in range(3):
+        plan = plan_response(
+            Response(200, closing, b"ok"),
+            method="GET", http_version="1.1", keep_alive=True, date="D", server=None,
+        )  # fmt: skip
+        assert not plan.keep_alive
+        expected_end = b"X-A: 1\r\nContent-Length: 2\r\nDate: D\r\nConnection: close\r\n\r\n"
+        assert plan.head.endswith(expected_end)
+    for _ in range(3):
+        with pytest.raises(ValueError, match="Content-Length"):
+            plan_response(
+                Response(200, [("Content-Length", "x")], b"ok"),
+                method="GET", http_version="1.1", keep_alive=True, date="D", server=None,
+            )  # fmt: skip
+    for index in range(1000):  # many distinct sets: the memory stays bounded
+        plan_response(
+            Response(200, [("X-N", str(index))], b""),
+            method="GET", http_version="1.1", keep_alive=True, date="D", server=None,
+        )  # fmt: skip
+    assert len(_framing._FIELDS_CACHE) <= _framing._FIELDS_CACHE_SIZE
