@@ -19,7 +19,7 @@ the h11 reference, checked against the bars of benchmarks/README.md.
 
 Usage::
 
-    python benchmarks/client.py [--runs N] [--duration S] [--size-mib M]
+    python -m benchmarks.client [--runs N] [--duration S] [--size-mib M]
                                 [--quick] [--json PATH]
 
 Exit status: 0 when the measurement ran (whether or not the bars were met),
@@ -32,7 +32,6 @@ import argparse
 import contextlib
 import importlib.util
 import json
-import resource
 import shlex
 import socket
 import statistics
@@ -43,24 +42,29 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
-from harness import (
+from benchmarks.harness import (
     BENCH_DIR,
     HOST,
     REPO,
     BenchmarkError,
+    CpuSnapshot,
     ServerProcess,
     check_cpus,
     child_env,
-    cpu_seconds,
-    cpus_busy_seconds,
     default_json_path,
     machine_info,
-    missing_tools_error,
+    missing_tools_reason,
+    noise_warning,
+    noisy,
+    pinned,
     rss_kib,
     running_server,
+    save_json,
+    section_main,
     stop_process,
 )
-from hello import preflight, rotated, save_json
+from benchmarks.hello import preflight, rotated
+from benchmarks.report import Row, comparison
 
 CLIENTS_DIR = BENCH_DIR / "clients"
 #: Clients run as Python scripts (``clients/<name>_client.py``).
@@ -79,8 +83,6 @@ TIME_COMMAND = Path("/usr/bin/time")
 CURL_FORMAT = "%{http_code} %{size_download} %{time_total}"
 PREFLIGHT_TIMEOUT = 5.0
 RSS_POLL_SECONDS = 0.005
-#: A run during which other processes took more of the two pinned cores than this is noisy.
-NOISY_OTHER_PERCENT = 10.0
 
 
 @dataclass(frozen=True)
@@ -117,15 +119,10 @@ def url(port: int | str) -> str:
     return f"http://{HOST}:{port}/"
 
 
-def pinned(settings: Settings, *command: str) -> list[str]:
-    """``command`` under ``taskset -c <client_cpu>``."""
-    return ["taskset", "-c", str(settings.client_cpu), *command]
-
-
 def rps_command(name: str, mode: str, port: int | str, settings: Settings) -> list[str]:
     """``taskset -c 1 python clients/<name>_client.py rps URL --concurrency C ...``."""
     return pinned(
-        settings, sys.executable, str(SCRIPTS[name]), "rps", url(port),
+        settings.client_cpu, sys.executable, str(SCRIPTS[name]), "rps", url(port),
         "--concurrency", str(MODES[mode]), "--duration", str(settings.duration),
         "--warmup", str(settings.warmup), "--max-requests", str(MAX_REQUESTS),
     )  # fmt: skip
@@ -143,49 +140,15 @@ def download_command(name: str, port: int | str, settings: Settings) -> list[str
         curl = ["curl", "-s", "-S", "-o", "/dev/null", "--max-time", deadline]
         curl += ["-w", CURL_FORMAT, url(port)]
         if TIME_COMMAND.exists():  # its %M is curl's peak RSS in KiB, on stderr
-            return pinned(settings, str(TIME_COMMAND), "-f", "maxrss_kib=%M", *curl)
-        return pinned(settings, *curl)
+            return pinned(settings.client_cpu, str(TIME_COMMAND), "-f", "maxrss_kib=%M", *curl)
+        return pinned(settings.client_cpu, *curl)
     return pinned(
-        settings, sys.executable, str(SCRIPTS[name]), "download", url(port),
+        settings.client_cpu, sys.executable, str(SCRIPTS[name]), "download", url(port),
         "--size", str(settings.size), "--max-seconds", deadline,
     )  # fmt: skip
 
 
 # --- running one client ----------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class CpuSnapshot:
-    """Wall clock, busy time of the pinned cores, and our processes' CPU time, at one moment."""
-
-    wall: float
-    cores_busy: float
-    server: float
-    children: float
-
-    @classmethod
-    def take(cls, server: ServerProcess, settings: Settings) -> CpuSnapshot:
-        usage = resource.getrusage(resource.RUSAGE_CHILDREN)  # reaped clients, curl included
-        return cls(
-            wall=time.monotonic(),
-            cores_busy=cpus_busy_seconds((settings.server_cpu, settings.client_cpu)),
-            server=cpu_seconds(server.pid),
-            children=usage.ru_utime + usage.ru_stime,
-        )
-
-    def server_seconds_until(self, later: CpuSnapshot) -> float:
-        """CPU time the server used between the two snapshots."""
-        return later.server - self.server
-
-    def other_percent_until(self, later: CpuSnapshot) -> float:
-        """Time something else ran on the pinned cores, in % of the wall time between them.
-
-        Busy time of both cores minus what the server and the (reaped) client
-        used: another tenant or a test run competing for our cores.
-        """
-        ours = (later.server - self.server) + (later.children - self.children)
-        other = (later.cores_busy - self.cores_busy) - ours
-        return round(max(0.0, 100 * other / (later.wall - self.wall)), 1)
 
 
 def run_client(command: list[str], timeout: float) -> tuple[str, str]:
@@ -268,9 +231,9 @@ def curl_download(command: list[str], settings: Settings) -> dict[str, Any]:
 def measure_rps(name: str, mode: str, server: ServerProcess, settings: Settings) -> dict[str, Any]:
     """One requests-per-second run of client ``name``; the raw result with its command."""
     command = rps_command(name, mode, server.port, settings)
-    before = CpuSnapshot.take(server, settings)
+    before = CpuSnapshot.take(server, (settings.server_cpu, settings.client_cpu))
     stdout, _ = run_client(command, settings.warmup + settings.duration + PROCESS_GRACE)
-    after = CpuSnapshot.take(server, settings)
+    after = CpuSnapshot.take(server, (settings.server_cpu, settings.client_cpu))
     result = json_line(stdout, command)
     server.check_alive()
     busy = result["warmup_seconds"] + result["seconds"]
@@ -296,13 +259,13 @@ def measure_rps(name: str, mode: str, server: ServerProcess, settings: Settings)
 def measure_download(name: str, server: ServerProcess, settings: Settings) -> dict[str, Any]:
     """One download by client ``name``; the raw result with its command."""
     command = download_command(name, server.port, settings)
-    before = CpuSnapshot.take(server, settings)
+    before = CpuSnapshot.take(server, (settings.server_cpu, settings.client_cpu))
     if name == "curl":
         result = curl_download(command, settings)
     else:
         stdout, _ = run_client(command, download_deadline(settings) + PROCESS_GRACE)
         result = json_line(stdout, command)
-    after = CpuSnapshot.take(server, settings)
+    after = CpuSnapshot.take(server, (settings.server_cpu, settings.client_cpu))
     server.check_alive()
     result.update(
         client=name,
@@ -319,11 +282,6 @@ def measure_download(name: str, server: ServerProcess, settings: Settings) -> di
         f" other {result['other_cpu_percent']:>3.0f} %{run_flags(result)}"
     )
     return result
-
-
-def noisy(result: dict[str, Any]) -> bool:
-    """Whether other processes took a noticeable share of the pinned cores during the run."""
-    return bool(result["other_cpu_percent"] > NOISY_OTHER_PERCENT)
 
 
 def run_flags(result: dict[str, Any]) -> str:
@@ -507,11 +465,7 @@ def print_table(summary: dict[str, Any], verdict: dict[str, str], settings: Sett
     groups = [*(summary[mode].values() for mode in MODES), summary["download"].values()]
     noisy_runs = sum(s["noisy_runs"] for group in groups for s in group)
     if noisy_runs:
-        print(
-            f"\nwarning: in {noisy_runs} run(s) other processes took more than"
-            f" {NOISY_OTHER_PERCENT:g} % of the pinned cores: the ratios are unreliable;"
-            " re-run on a quiet machine (or with more --runs)"
-        )
+        print("\n" + noise_warning(noisy_runs))
 
 
 # --- command line ----------------------------------------------------------------------
@@ -528,7 +482,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--size-mib", type=int, default=1024, help="download body MiB (1024)")
     parser.add_argument("--pause", type=float, default=0.5, help="seconds between runs (0.5)")
     parser.add_argument(
-        "--quick", action="store_true", help="smoke: 1 run of 1 s, 64 MiB download (< 60 s)"
+        "--quick", action="store_true", help="smoke: 1 run of 0.5 s, 16 MiB download (< 30 s)"
     )
     parser.add_argument(
         "--json", type=Path, default=None,
@@ -538,7 +492,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--client-cpu", type=int, default=1)
     args = parser.parse_args(argv)
     if args.quick:
-        args.runs, args.duration, args.warmup, args.size_mib, args.pause = 1, 1.0, 0.2, 64, 0.1
+        args.runs, args.duration, args.warmup, args.size_mib, args.pause = 1, 0.5, 0.1, 16, 0.1
     if args.runs < 1 or args.duration <= 0 or args.size_mib < 1 or args.warmup < 0:
         parser.error("--runs and --size-mib must be >= 1, --duration > 0, --warmup >= 0")
     return args
@@ -552,8 +506,8 @@ def settings_from(args: argparse.Namespace) -> Settings:
     )  # fmt: skip
 
 
-def run(settings: Settings, json_path: Path) -> None:
-    """Measure everything, print the table, save the JSON report."""
+def run(settings: Settings, json_path: Path) -> dict[str, Any]:
+    """Measure everything, print the table, save the JSON report; the report."""
     started = time.strftime("%Y-%m-%dT%H:%M:%S%z")
     machine = machine_info(
         packages=("httpx", "httpcore", "anyio"), tools={"curl": ["curl", "--version"]}
@@ -588,25 +542,60 @@ def run(settings: Settings, json_path: Path) -> None:
     }
     save_json(json_path, report)
     print(f"\nsaved {json_path}")
+    return report
+
+
+def cannot_run() -> str | None:
+    """Why this benchmark cannot run here (a tool or httpx missing), or None."""
+    error = missing_tools_reason("taskset", "curl")
+    if error:
+        return error
+    if importlib.util.find_spec("httpx") is None:
+        return "httpx is not installed (pip install httpx)"
+    return None
+
+
+def section(argv: list[str], json_path: Path | None = None) -> dict[str, Any]:
+    """Run with the command-line options ``argv``; the report, saved to ``json_path``.
+
+    ``json_path`` defaults to ``--json``, else ``benchmarks/results/client-<date>.json``.
+    """
+    args = parse_args(argv)
+    check_cpus(args.server_cpu, args.client_cpu)
+    return run(settings_from(args), json_path or args.json or default_json_path("client"))
+
+
+def rows(report: dict[str, Any]) -> list[Row]:
+    """The combined summary's rows: req/s per mode, download MB/s and peak RSS."""
+    summary, runs = report["summary"], report["settings"]["runs"]
+    result = []
+    for mode in MODES:
+        medians = {name: stats["median"] for name, stats in summary[mode].items()}
+        result.append(
+            comparison(
+                "client", f"{mode} GETs/s", "req/s", "higher", medians.pop("trio_webkit"),
+                medians, ceiling="h11", runs=runs,
+            )
+        )  # fmt: skip
+    size = f"{report['settings']['size'] // MIB} MiB"
+    downloads = summary["download"]
+    for key, what, unit, better, scale in (
+        ("median", f"download {size} MB/s", "MB/s", "higher", 1),
+        ("peak_rss_kib", f"download {size} peak RSS", "MiB", "lower", 1 / 1024),
+    ):
+        values = {name: stats[key] * scale for name, stats in downloads.items()}
+        result.append(
+            comparison(
+                "client", what, unit, better, values.pop("trio_webkit"), values,
+                ceiling="h11" if better == "higher" else None, runs=runs,
+            )
+        )  # fmt: skip
+    return result
 
 
 def main(argv: list[str] | None = None) -> int:
     """Entry point; returns the exit status."""
-    args = parse_args(argv)
-    error = missing_tools_error("taskset", "curl")
-    if error:
-        print(error, file=sys.stderr)
-        return 1
-    if importlib.util.find_spec("httpx") is None:
-        print("error: httpx is not installed (pip install httpx)", file=sys.stderr)
-        return 1
-    try:
-        check_cpus(args.server_cpu, args.client_cpu)
-        run(settings_from(args), args.json or default_json_path("client"))
-    except BenchmarkError as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return 1
-    return 0
+    return section_main(argv, parse_args, cannot_run, section)
 
 
 if __name__ == "__main__":

@@ -7,11 +7,16 @@ Every server is a child process started here, pinned to one CPU with
 
 from __future__ import annotations
 
+import argparse
 import contextlib
 import datetime
+import importlib.util
+import json
 import os
 import platform
 import re
+import resource
+import shlex
 import shutil
 import socket
 import subprocess
@@ -28,15 +33,49 @@ HOST = "127.0.0.1"
 BENCH_DIR = Path(__file__).resolve().parent
 REPO = BENCH_DIR.parent
 RESULTS_DIR = BENCH_DIR / "results"
-SERVERS: dict[str, Path] = {
-    "bare_trio": BENCH_DIR / "servers" / "bare_trio.py",
-    "naive_h11": BENCH_DIR / "servers" / "naive_h11.py",
-    "trio_webkit": BENCH_DIR / "servers" / "trio_webkit_hello.py",
+
+
+@dataclass(frozen=True)
+class ServerScript:
+    """A server script in ``servers/``: run as ``python SCRIPT PORT *args``.
+
+    ``needs`` names the Python modules it imports (a peer whose modules are
+    missing is reported as such and skipped); ``keepalive_option`` says it
+    takes ``--keepalive-timeout S`` (the idle benchmark raises it).
+    """
+
+    script: Path
+    args: tuple[str, ...] = ()
+    needs: tuple[str, ...] = ()
+    keepalive_option: bool = False
+
+
+_SCRIPTS = BENCH_DIR / "servers"
+SERVERS: dict[str, ServerScript] = {
+    "bare_trio": ServerScript(_SCRIPTS / "bare_trio.py"),
+    "naive_h11": ServerScript(_SCRIPTS / "naive_h11.py"),
+    "trio_webkit": ServerScript(_SCRIPTS / "trio_webkit_hello.py", keepalive_option=True),
+    "hypercorn_trio": ServerScript(
+        _SCRIPTS / "asgi_hello.py", ("hypercorn-trio",), ("hypercorn",), keepalive_option=True
+    ),
+    "uvicorn_h11": ServerScript(
+        _SCRIPTS / "asgi_hello.py", ("uvicorn-h11",), ("uvicorn",), keepalive_option=True
+    ),
+    "uvicorn_httptools": ServerScript(
+        _SCRIPTS / "asgi_hello.py",
+        ("uvicorn-httptools",),
+        ("uvicorn", "httptools"),
+        keepalive_option=True,
+    ),
+    "aiohttp": ServerScript(_SCRIPTS / "aiohttp_hello.py", (), ("aiohttp",), keepalive_option=True),
+    # Not a hello-world server: every GET gets SIZE bytes (client.py's download).
+    "bulk_trio": ServerScript(_SCRIPTS / "bulk_trio.py"),
 }
-#: Servers that are not hello-world peers (so not in SERVERS, which idle.py measures).
-OTHER_SERVERS: dict[str, Path] = {
-    "bulk_trio": BENCH_DIR / "servers" / "bulk_trio.py",
-}
+#: The hello-world servers, in the order tables list them (bare_trio is the ceiling).
+HELLO_SERVERS = (
+    "bare_trio", "naive_h11", "trio_webkit", "hypercorn_trio",
+    "uvicorn_h11", "uvicorn_httptools", "aiohttp",
+)  # fmt: skip
 STARTUP_TIMEOUT = 15.0
 STOP_TIMEOUT = 5.0
 START_ATTEMPTS = 3
@@ -87,16 +126,46 @@ def missing_tools(*names: str) -> list[str]:
     return [name for name in names if shutil.which(name) is None]
 
 
-def missing_tools_error(*names: str) -> str | None:
-    """A one-line error naming the tools among ``names`` not on PATH, or None."""
+def missing_tools_reason(*names: str) -> str | None:
+    """A one-line reason naming the tools among ``names`` not on PATH, or None."""
     missing = missing_tools(*names)
     if not missing:
         return None
     packages = " ".join(TOOL_PACKAGES.get(tool, tool) for tool in missing)
-    return (
-        f"error: {' and '.join(missing)} not found on PATH "
-        f"(Debian/Ubuntu: apt-get install {packages})"
-    )
+    return f"{' and '.join(missing)} not found on PATH (Debian/Ubuntu: apt-get install {packages})"
+
+
+def profiler_unavailable() -> str | None:
+    """Why ``--profile`` cannot work here (py-spy missing), or None."""
+    if shutil.which("py-spy") is None:
+        return "--profile: py-spy not found on PATH (pip install py-spy)"
+    return None
+
+
+def section_main(
+    argv: list[str] | None,
+    parse_args: Callable[[list[str]], argparse.Namespace],
+    cannot_run: Callable[[], str | None],
+    section: Callable[[list[str]], object],
+) -> int:
+    """A section script's command line: parse, check the tools, run it; the exit status.
+
+    Bad options exit with status 2 (argparse); a missing tool or a failure
+    while running prints a one-line error and gives 1; a run that ended,
+    whether or not the bars were met, gives 0.
+    """
+    argv = sys.argv[1:] if argv is None else argv
+    args = parse_args(argv)  # --help and bad options end here
+    error = cannot_run() or (profiler_unavailable() if getattr(args, "profile", False) else None)
+    if error:
+        print(f"error: {error}", file=sys.stderr)
+        return 1
+    try:
+        section(argv)
+    except (BenchmarkError, OSError) as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 1
+    return 0
 
 
 def check_cpus(*cpus: int) -> None:
@@ -114,10 +183,39 @@ def free_port() -> int:
         return int(sock.getsockname()[1])
 
 
+def missing_modules_reason(*modules: str) -> str | None:
+    """A one-line reason naming the modules among ``modules`` not installed, or None."""
+    missing = [name for name in modules if importlib.util.find_spec(name) is None]
+    if not missing:
+        return None
+    return f"{' and '.join(missing)} not installed (pip install {' '.join(missing)})"
+
+
+def server_unavailable(name: str) -> str | None:
+    """Why server ``name`` cannot run here (a module missing), or None."""
+    return missing_modules_reason(*SERVERS[name].needs)
+
+
+def pinned(cpu: int, *command: str) -> list[str]:
+    """``command`` under ``taskset -c <cpu>``."""
+    return ["taskset", "-c", str(cpu), *command]
+
+
+@contextlib.contextmanager
+def pinned_self(cpu: int) -> Iterator[None]:
+    """Run this process on ``cpu`` only for the block (for load made in-process)."""
+    previous = os.sched_getaffinity(0)
+    os.sched_setaffinity(0, {cpu})
+    try:
+        yield
+    finally:
+        os.sched_setaffinity(0, previous)
+
+
 def server_command(name: str, port: int, cpu: int, extra_args: Sequence[str] = ()) -> list[str]:
     """The command that starts server ``name`` on ``port``, pinned to ``cpu``."""
-    script = SERVERS[name] if name in SERVERS else OTHER_SERVERS[name]
-    return ["taskset", "-c", str(cpu), sys.executable, str(script), str(port), *extra_args]
+    server = SERVERS[name]
+    return pinned(cpu, sys.executable, str(server.script), str(port), *server.args, *extra_args)
 
 
 def wait_accepting(server: ServerProcess, timeout: float = STARTUP_TIMEOUT) -> None:
@@ -267,6 +365,81 @@ def cpus_busy_seconds(cpus: Iterable[int]) -> float:
     return ticks / os.sysconf("SC_CLK_TCK")
 
 
+#: A run during which other processes took more of the two pinned cores than this is noisy.
+NOISY_OTHER_PERCENT = 10.0
+
+
+@dataclass(frozen=True)
+class CpuSnapshot:
+    """Wall clock, busy time of the pinned cores, and our processes' CPU time, at one moment."""
+
+    wall: float
+    cores_busy: float
+    server: float
+    children: float
+
+    @classmethod
+    def take(cls, server: ServerProcess, cpus: Sequence[int]) -> CpuSnapshot:
+        """Now, for ``server`` and the pinned ``cpus`` (server's and load generator's)."""
+        usage = resource.getrusage(resource.RUSAGE_CHILDREN)  # reaped load generators
+        return cls(
+            wall=time.monotonic(),
+            cores_busy=cpus_busy_seconds(cpus),
+            server=cpu_seconds(server.pid),
+            children=usage.ru_utime + usage.ru_stime,
+        )
+
+    def server_seconds_until(self, later: CpuSnapshot) -> float:
+        """CPU time the server used between the two snapshots."""
+        return later.server - self.server
+
+    def other_percent_until(self, later: CpuSnapshot) -> float:
+        """Time something else ran on the pinned cores, in % of the wall time between them.
+
+        Busy time of both cores minus what the server and the (reaped) load
+        generator used: another tenant or a test run competing for our cores.
+        """
+        ours = (later.server - self.server) + (later.children - self.children)
+        other = (later.cores_busy - self.cores_busy) - ours
+        return round(max(0.0, 100 * other / (later.wall - self.wall)), 1)
+
+
+def noisy(result: dict[str, Any]) -> bool:
+    """Whether other processes took a noticeable share of the pinned cores during the run."""
+    return bool(result["other_cpu_percent"] > NOISY_OTHER_PERCENT)
+
+
+def until_quiet(
+    measure: Callable[[], dict[str, Any]], pause: float, retries: int, retry_pause: float
+) -> dict[str, Any]:
+    """``measure()`` after ``pause`` s, measured again (``retries`` times at most) while noisy.
+
+    A run during which other processes took a share of the pinned cores
+    (:func:`noisy`) says more about them than about the servers; on a shared
+    machine such disturbances come and go within seconds. The run kept is
+    the first quiet one, or the last; the noisy ones before it stay in the
+    JSON under ``discarded_noisy``.
+    """
+    discarded: list[dict[str, Any]] = []
+    for attempt in range(retries + 1):
+        time.sleep(pause if attempt == 0 else retry_pause)
+        result = measure()
+        if not noisy(result) or attempt == retries:
+            return {**result, "discarded_noisy": discarded}
+        print(f"    noisy: measuring again in {retry_pause:g} s")
+        discarded.append(result)
+    raise AssertionError("unreachable")
+
+
+def noise_warning(noisy_runs: int) -> str:
+    """The warning printed under a table with ``noisy_runs`` noisy runs kept."""
+    return (
+        f"warning: in {noisy_runs} run(s) other processes took more than"
+        f" {NOISY_OTHER_PERCENT:g} % of the pinned cores: the ratios are unreliable;"
+        " re-run on a quiet machine (or with more --runs)"
+    )
+
+
 def _cpu_model() -> str:
     with contextlib.suppress(OSError):
         for line in Path("/proc/cpuinfo").read_text().splitlines():
@@ -352,6 +525,57 @@ def without_machine_paths(value: Any) -> Any:
     ):
         value = value.replace(path, name)
     return value
+
+
+def save_json(path: Path, report: dict[str, Any]) -> None:
+    """Write ``report`` without machine paths to ``path`` (directories created), indented."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps(without_machine_paths(report), indent=2) + "\n")
+
+
+# --- trio-webkit bench (the project's own load generator) -----------------------------
+
+
+def bench_command(url: str, connections: int, duration: float, cpu: int) -> list[str]:
+    """``taskset -c CPU python -m trio_webkit bench URL -c C -d S --json`` (the working tree)."""
+    return pinned(
+        cpu, sys.executable, "-m", "trio_webkit", "bench", url,
+        "-c", str(connections), "-d", f"{duration:g}", "--json",
+    )  # fmt: skip
+
+
+def run_bench(command: list[str], duration: float, grace: float = 60.0) -> dict[str, Any]:
+    """Run ``trio-webkit bench --json`` once (bounded by ``duration + grace``); its report."""
+    try:
+        done = subprocess.run(
+            command, cwd=REPO, env=child_env(), capture_output=True, text=True,
+            timeout=duration + grace,
+        )  # fmt: skip
+    except subprocess.TimeoutExpired as exc:
+        raise BenchmarkError(f"bench did not finish in time: {shlex.join(command)}") from exc
+    if done.returncode != 0:
+        raise BenchmarkError(f"bench failed ({done.returncode}): {done.stderr[-2000:]}")
+    try:
+        report: dict[str, Any] = json.loads(done.stdout)
+        float(report["requests_per_sec"])
+    except (ValueError, KeyError, TypeError) as exc:
+        raise BenchmarkError(f"cannot parse bench --json output: {done.stdout[:500]!r}") from exc
+    return report
+
+
+def bench_cli_unavailable() -> str | None:
+    """None when ``python -m trio_webkit bench --help`` works, else why not."""
+    command = [sys.executable, "-m", "trio_webkit", "bench", "--help"]
+    try:
+        done = subprocess.run(
+            command, cwd=REPO, env=child_env(), capture_output=True, text=True, timeout=30
+        )
+    except subprocess.TimeoutExpired:
+        return "`trio-webkit bench --help` did not finish in 30 s"
+    if done.returncode != 0:
+        last = (done.stderr or done.stdout).strip().splitlines()[-1:] or ["(no output)"]
+        return f"`trio-webkit bench --help` failed ({done.returncode}): {last[0]}"
+    return None
 
 
 def timestamp() -> str:

@@ -1,17 +1,23 @@
-"""Hello-world throughput: trio_webkit against a naive Trio+h11 loop and the bare-Trio ceiling.
+"""Hello-world throughput: trio_webkit against its peers and the bare-Trio ceiling.
 
-Each server runs pinned to one CPU (``taskset -c 0``), ``wrk -t1 -c50`` runs
-pinned to the other (``taskset -c 1``), against 127.0.0.1 only. Per mode
-(keep-alive, then ``Connection: close``) every server gets a short warm-up
-run, then ``--runs`` measured runs, interleaved round-robin (rotating which
-server goes first) so drift on a noisy machine hits all of them alike.
-Printed and saved as JSON: the median req/s of each server and its ratio to
-the bare-Trio ceiling, checked against the bars in benchmarks/README.md.
+The servers (``harness.HELLO_SERVERS``): the bare-Trio ceiling, a naive
+Trio+h11 loop, trio_webkit, hypercorn's Trio worker, uvicorn with h11 and
+with httptools, aiohttp. Each runs pinned to one CPU (``taskset -c 0``),
+``wrk -t1 -c50`` runs pinned to the other (``taskset -c 1``), against
+127.0.0.1 only. Per mode (keep-alive, then ``Connection: close``) every
+server gets a short warm-up run, then ``--runs`` measured runs, interleaved
+round-robin (rotating which server goes first) so drift on a noisy machine
+hits all of them alike. A peer that is not installed (or fails to start)
+is reported as missing with the reason; the others are measured anyway.
+Printed and saved as JSON: the median req/s of each server, its ratio to
+the bare-Trio ceiling and trio_webkit's ratio to each peer, checked against
+the bars in benchmarks/README.md.
 
 Usage::
 
-    python benchmarks/hello.py [--runs N] [--duration S] [--connections C]
-                               [--quick] [--json PATH] [--modes MODE ...]
+    python -m benchmarks.hello [--runs N] [--duration S] [--connections C]
+                               [--quick] [--profile] [--json PATH]
+                               [--modes MODE ...] [--servers NAME ...]
 
 Exit status: 0 when the measurement ran (whether or not the bars were met),
 1 when it could not (wrk or taskset missing, a server failed, wrk failed).
@@ -21,7 +27,6 @@ from __future__ import annotations
 
 import argparse
 import contextlib
-import json
 import re
 import resource
 import shlex
@@ -31,27 +36,46 @@ import subprocess
 import sys
 import time
 from dataclasses import asdict, dataclass
+from functools import partial
 from pathlib import Path
 from typing import Any
 
-from harness import (
+from benchmarks.harness import (
+    HELLO_SERVERS,
     HOST,
     BenchmarkError,
+    CpuSnapshot,
     ServerProcess,
     check_cpus,
     cpu_seconds,
     default_json_path,
     machine_info,
-    missing_tools_error,
+    missing_tools_reason,
+    noise_warning,
+    noisy,
     read_response,
     running_server,
-    without_machine_paths,
+    save_json,
+    section_main,
+    server_unavailable,
+    until_quiet,
 )
+from benchmarks.profiling import profile_path, profiled
+from benchmarks.report import Row, comparison
 
-SERVER_NAMES = ("bare_trio", "naive_h11", "trio_webkit")
 BASELINE = "bare_trio"
-MODES = ("keep-alive", "close")
-WRK_MODE_ARGS: dict[str, list[str]] = {"keep-alive": [], "close": ["-H", "Connection: close"]}
+OURS = "trio_webkit"
+#: Servers a run cannot do without; any other one missing is skipped with the reason.
+REQUIRED = (BASELINE, OURS)
+#: "distinct" is keep-alive with a different target in every request (distinct.lua):
+#: what trio_webkit does when no request head repeats, so its HeadCache cannot help.
+MODES = ("keep-alive", "close", "distinct")
+DISTINCT_SCRIPT = Path(__file__).with_name("distinct.lua")
+WRK_MODE_ARGS: dict[str, list[str]] = {
+    "keep-alive": [],
+    "close": ["-H", "Connection: close"],
+    "distinct": ["-s", str(DISTINCT_SCRIPT)],
+}
 #: The bare-Trio ceiling ignores request headers, so it needs telling to close.
 SERVER_MODE_ARGS: dict[tuple[str, str], list[str]] = {("bare_trio", "close"): ["--close"]}
 WARMUP_SECONDS = 2
@@ -70,6 +94,9 @@ class Bar:
 
 
 BARS = {"keep-alive": Bar(0.45, 0.6), "close": Bar(0.8)}
+#: DESIGN.md: keep-alive "well ahead of hypercorn's trio worker, and at least uvicorn
+#: with h11". The minimum ratio of trio_webkit's median to the peer's.
+PEER_BARS = {"hypercorn_trio": 1.0, "uvicorn_h11": 1.0}
 
 
 @dataclass(frozen=True)
@@ -84,6 +111,13 @@ class Settings:
     server_cpu: int
     client_cpu: int
     modes: tuple[str, ...]
+    servers: tuple[str, ...] = HELLO_SERVERS
+    #: A run during which other processes took the pinned cores is measured again
+    #: (this many times at most, after ``retry_pause`` seconds): see harness.until_quiet.
+    retries: int = 1
+    retry_pause: float = 2.0
+    #: Sample trio_webkit with py-spy during each mode (see profiling.py).
+    profile: bool = False
 
 
 # --- wrk -------------------------------------------------------------------------------
@@ -200,13 +234,23 @@ def rotated(names: tuple[str, ...], rep: int) -> list[str]:
 def measure(server: ServerProcess, mode: str, duration: int, settings: Settings) -> dict[str, Any]:
     """One wrk run against ``server``; the raw result with its exact command."""
     command = wrk_command(url(server.port), mode, duration, settings)
+    cpus = (settings.server_cpu, settings.client_cpu)
+    before = CpuSnapshot.take(server, cpus)
     result = run_wrk(command, duration, server)
-    result.update(server=server.name, mode=mode, command=shlex.join(command))
+    after = CpuSnapshot.take(server, cpus)
+    result.update(
+        server=server.name,
+        mode=mode,
+        command=shlex.join(command),
+        other_cpu_percent=before.other_percent_until(after),
+    )
     flag = "" if result["clean"] else "  UNCLEAN: " + describe_errors(result)
+    flag += "  NOISY" if noisy(result) else ""
     print(
-        f"  {mode:<10} {server.name:<12} {result['requests_per_sec']:>10,.0f} req/s"
+        f"  {mode:<10} {server.name:<17} {result['requests_per_sec']:>10,.0f} req/s"
         f"  cpu server {result['server_cpu_percent']:>3.0f} %"
-        f" wrk {result['client_cpu_percent']:>3.0f} %{flag}"
+        f" wrk {result['client_cpu_percent']:>3.0f} %"
+        f" other {result['other_cpu_percent']:>3.0f} %{flag}"
     )
     return result
 
@@ -220,37 +264,78 @@ def describe_errors(result: dict[str, Any]) -> str:
     return "; ".join(parts)
 
 
-def run_mode(mode: str, settings: Settings) -> tuple[list[dict[str, Any]], dict[str, str]]:
+def start_checked(
+    stack: contextlib.ExitStack, name: str, mode: str, settings: Settings
+) -> ServerProcess:
+    """Start server ``name`` for ``mode`` and preflight it; it stops when ``stack`` closes."""
+    extra = SERVER_MODE_ARGS.get((name, mode), [])
+    with contextlib.ExitStack() as own:
+        server = own.enter_context(running_server(name, settings.server_cpu, extra))
+        preflight(server, mode)
+        stack.enter_context(own.pop_all())
+    return server
+
+
+def start_servers(
+    stack: contextlib.ExitStack, mode: str, settings: Settings, missing: dict[str, str]
+) -> dict[str, ServerProcess]:
+    """Every server of ``settings`` that can run, started and checked for ``mode``.
+
+    A peer that fails to start or to pass the preflight is added to
+    ``missing`` with the first line of the error; the ceiling and trio_webkit
+    failing is an error.
+    """
+    servers: dict[str, ServerProcess] = {}
+    for name in settings.servers:
+        if name in missing:
+            continue
+        try:
+            servers[name] = start_checked(stack, name, mode, settings)
+        except BenchmarkError as exc:
+            if name in REQUIRED:
+                raise
+            missing[name] = f"failed in {mode} mode: {str(exc).splitlines()[0]}"
+            print(f"  {name} skipped: {missing[name]}")
+    return servers
+
+
+def run_mode(
+    mode: str, settings: Settings, missing: dict[str, str], json_path: Path
+) -> tuple[list[dict[str, Any]], dict[str, str]]:
     """Start every server for ``mode``, warm up, measure round-robin; raw runs and commands."""
     runs: list[dict[str, Any]] = []
     with contextlib.ExitStack() as stack:
-        servers: dict[str, ServerProcess] = {}
-        for name in SERVER_NAMES:
-            extra = SERVER_MODE_ARGS.get((name, mode), [])
-            servers[name] = stack.enter_context(running_server(name, settings.server_cpu, extra))
-            preflight(servers[name], mode)
+        servers = start_servers(stack, mode, settings, missing)
+        names = tuple(servers)
         commands = {name: shlex.join(server.command) for name, server in servers.items()}
+        if settings.profile:
+            output = profile_path(json_path, f"{OURS}-{mode}")
+            stack.enter_context(profiled(servers[OURS], output, settings.client_cpu))
         if settings.warmup:
             print(f"warm-up ({settings.warmup} s each)")
-            for name in SERVER_NAMES:
+            for name in names:
                 measure(servers[name], mode, settings.warmup, settings)
         for rep in range(settings.runs):
             print(f"run {rep + 1}/{settings.runs}")
-            for name in rotated(SERVER_NAMES, rep):
-                time.sleep(settings.pause)
-                runs.append(
-                    {"rep": rep, **measure(servers[name], mode, settings.duration, settings)}
-                )
+            for name in rotated(names, rep):
+                one = partial(measure, servers[name], mode, settings.duration, settings)
+                retry = (settings.pause, settings.retries, settings.retry_pause)
+                runs.append({"rep": rep, **until_quiet(one, *retry)})
     return runs, commands
 
 
 def summarize(runs: list[dict[str, Any]], modes: tuple[str, ...]) -> dict[str, Any]:
-    """Per mode and server: median, min, max req/s, unclean runs, ratio of medians to baseline."""
+    """Per mode and server: median, min, max req/s, unclean runs, ratio of medians to baseline.
+
+    trio_webkit's entry also has ``vs``: its median over each other server's.
+    """
     summary: dict[str, Any] = {}
     for mode in modes:
         per_server: dict[str, Any] = {}
-        for name in SERVER_NAMES:
+        for name in HELLO_SERVERS:
             mine = [r for r in runs if r["mode"] == mode and r["server"] == name]
+            if not mine:
+                continue
             rates = [r["requests_per_sec"] for r in mine]
             per_server[name] = {
                 "median": statistics.median(rates),
@@ -259,65 +344,95 @@ def summarize(runs: list[dict[str, Any]], modes: tuple[str, ...]) -> dict[str, A
                 "runs": rates,
                 "server_cpu_percent": statistics.median(r["server_cpu_percent"] for r in mine),
                 "client_cpu_percent": statistics.median(r["client_cpu_percent"] for r in mine),
+                "other_cpu_percent": statistics.median(r["other_cpu_percent"] for r in mine),
                 "unclean_runs": sum(not r["clean"] for r in mine),
+                "noisy_runs": sum(noisy(r) for r in mine),
+                "remeasured": sum(len(r["discarded_noisy"]) for r in mine),
             }
         base = per_server[BASELINE]["median"]
         for stats in per_server.values():
             stats["ratio"] = stats["median"] / base if base else None
+        ours = per_server[OURS]["median"]
+        per_server[OURS]["vs"] = {
+            name: ours / stats["median"] if stats["median"] else None
+            for name, stats in per_server.items()
+            if name != OURS
+        }
         summary[mode] = per_server
     return summary
 
 
-def verdicts(summary: dict[str, Any]) -> dict[str, str]:
-    """Per mode, trio_webkit's ratio against its bar: 'PASS', 'PASS (aim met)' or 'FAIL'."""
+def _judge(value: float | None, minimum: float, aim: float | None = None) -> str:
+    if value is None:
+        return "n/a"
+    if value < minimum:
+        return "FAIL"
+    return "PASS (aim met)" if aim is not None and value >= aim else "PASS"
+
+
+def verdicts(summary: dict[str, Any], missing: dict[str, str]) -> dict[str, str]:
+    """trio_webkit against each bar (ratio to the ceiling per mode, keep-alive peers)."""
     result = {}
     for mode, per_server in summary.items():
-        bar, ratio = BARS[mode], per_server["trio_webkit"]["ratio"]
-        if ratio is None or ratio < bar.minimum:
-            result[mode] = "FAIL"
-        elif bar.aim is not None and ratio >= bar.aim:
-            result[mode] = "PASS (aim met)"
-        else:
-            result[mode] = "PASS"
+        bar = BARS.get(mode)
+        if bar is None:  # distinct: shown for honesty, no bar of its own
+            continue
+        aim = f" (aim {bar.aim:g})" if bar.aim is not None else ""
+        key = f"{mode} req/s >= {bar.minimum:g} x {BASELINE}{aim}"
+        result[key] = _judge(per_server[OURS]["ratio"], bar.minimum, bar.aim)
+    if "keep-alive" in summary:
+        vs = summary["keep-alive"][OURS]["vs"]
+        for peer, minimum in PEER_BARS.items():
+            key = f"keep-alive req/s >= {minimum:g} x {peer}"
+            if peer in vs:
+                result[key] = _judge(vs[peer], minimum)
+            else:
+                result[key] = f"n/a ({missing.get(peer, 'not run')})"
     return result
 
 
 def bar_text(mode: str, name: str) -> str:
-    """The bar shown next to a server's ratio."""
-    if name == "trio_webkit":
-        bar = BARS[mode]
-        aim = f", aim {bar.aim:.2f}" if bar.aim is not None else ""
-        return f"bar >= {bar.minimum:.2f}{aim}"
+    """A reference shown next to a server's ratio."""
     if name == "naive_h11" and mode == "keep-alive":
         return f"reference ~{NAIVE_REFERENCE:.2f}"
     return ""
 
 
-def print_table(summary: dict[str, Any], verdict: dict[str, str]) -> None:
-    """Medians, spread and ratios to the bare-Trio ceiling, one line per mode and server."""
+def print_table(summary: dict[str, Any], verdict: dict[str, str], missing: dict[str, str]) -> None:
+    """Medians, spread, ratios to the ceiling and trio_webkit's ratios; the verdicts."""
     print(
-        f"\n{'mode':<10} {'server':<12} {'median req/s':>12} {'min':>9} {'max':>9}"
-        f" {'ratio':>6} {'srv cpu':>7} {'wrk cpu':>7}  bar"
+        f"\n{'mode':<10} {'server':<17} {'median req/s':>12} {'min':>9} {'max':>9}"
+        f" {'x bare':>6} {'ours/it':>7} {'srv cpu':>7} {'wrk cpu':>7} {'other':>5}"
     )
     for mode, per_server in summary.items():
         for name, stats in per_server.items():
             ratio = f"{stats['ratio']:.3f}" if stats["ratio"] is not None else "n/a"
+            vs = per_server[OURS]["vs"].get(name)
+            ours_over = f"{vs:.2f}" if vs is not None else "-"
             note = bar_text(mode, name)
-            if name == "trio_webkit":
-                note += f"  -> {verdict[mode]}"
-            if stats["unclean_runs"]:
-                note += f"  ({stats['unclean_runs']} unclean run(s))"
+            for key, text in (
+                ("unclean_runs", "unclean"),
+                ("noisy_runs", "noisy"),
+                ("remeasured", "noisy re-measured"),
+            ):
+                if stats[key]:
+                    note += f"  {stats[key]} {text}"
             print(
-                f"{mode:<10} {name:<12} {stats['median']:>12,.0f} {stats['min']:>9,.0f}"
-                f" {stats['max']:>9,.0f} {ratio:>6} {stats['server_cpu_percent']:>6.0f}%"
-                f" {stats['client_cpu_percent']:>6.0f}%  {note}"
+                f"{mode:<10} {name:<17} {stats['median']:>12,.0f} {stats['min']:>9,.0f}"
+                f" {stats['max']:>9,.0f} {ratio:>6} {ours_over:>7}"
+                f" {stats['server_cpu_percent']:>6.0f}% {stats['client_cpu_percent']:>6.0f}%"
+                f" {stats['other_cpu_percent']:>4.0f}%  {note}"
             )
-
-
-def save_json(path: Path, report: dict[str, Any]) -> None:
-    """Write ``report`` to ``path`` (directories created), pretty-printed."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(json.dumps(without_machine_paths(report), indent=2) + "\n")
+    for name, why in missing.items():
+        print(f"note: {name} missing: {why}")
+    noisy_runs = sum(
+        s["noisy_runs"] for per_server in summary.values() for s in per_server.values()
+    )
+    if noisy_runs:
+        print(noise_warning(noisy_runs))
+    print("\ntrio_webkit against the bars:")
+    for bar, result in verdict.items():
+        print(f"  {bar:<48} {result}")
 
 
 # --- command line ----------------------------------------------------------------------
@@ -327,11 +442,15 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     """Command-line options; ``--quick`` overrides runs, duration and warm-up."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--runs", type=int, default=3, help="measured runs per server (3)")
-    parser.add_argument("--duration", type=int, default=10, help="seconds per run (10)")
+    parser.add_argument("--duration", type=int, default=5, help="seconds per run (5)")
     parser.add_argument("--connections", type=int, default=50, help="wrk -c (50)")
     parser.add_argument("--warmup", type=int, default=WARMUP_SECONDS, help="warm-up seconds")
-    parser.add_argument("--pause", type=float, default=1.0, help="seconds between runs (1)")
-    parser.add_argument("--quick", action="store_true", help="smoke: 1 run of 2 s, no warm-up")
+    parser.add_argument("--pause", type=float, default=0.5, help="seconds between runs (0.5)")
+    parser.add_argument(
+        "--retries", type=int, default=1,
+        help="measure a noisy run again, this many times at most (1; --quick: 0)",
+    )  # fmt: skip
+    parser.add_argument("--quick", action="store_true", help="smoke: 1 run of 1 s, no warm-up")
     parser.add_argument(
         "--json",
         type=Path,
@@ -339,13 +458,21 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         help="output file (default benchmarks/results/hello-<date>.json)",
     )
     parser.add_argument("--modes", nargs="+", choices=MODES, default=list(MODES))
+    parser.add_argument(
+        "--servers", nargs="+", choices=HELLO_SERVERS, default=list(HELLO_SERVERS),
+        help=f"servers to measure (default: all; {BASELINE} and {OURS} are always run)",
+    )  # fmt: skip
+    parser.add_argument(
+        "--profile", action="store_true",
+        help=f"sample {OURS} with py-spy; flame graphs next to the JSON",
+    )  # fmt: skip
     parser.add_argument("--server-cpu", type=int, default=0)
     parser.add_argument("--client-cpu", type=int, default=1)
     args = parser.parse_args(argv)
     if args.quick:
-        args.runs, args.duration, args.warmup, args.pause = 1, 2, 0, 0.2
-    if args.runs < 1 or args.duration < 1 or args.connections < 1:
-        parser.error("--runs, --duration and --connections must be >= 1")
+        args.runs, args.duration, args.warmup, args.pause, args.retries = 1, 1, 0, 0.1, 0
+    if args.runs < 1 or args.duration < 1 or args.connections < 1 or args.retries < 0:
+        parser.error("--runs, --duration and --connections must be >= 1, --retries >= 0")
     return args
 
 
@@ -355,21 +482,30 @@ def settings_from(args: argparse.Namespace) -> Settings:
         runs=args.runs, duration=args.duration, connections=args.connections,
         warmup=args.warmup, pause=args.pause, server_cpu=args.server_cpu,
         client_cpu=args.client_cpu, modes=tuple(args.modes),
+        servers=tuple(dict.fromkeys([*REQUIRED, *args.servers])), profile=args.profile,
+        retries=args.retries,
     )  # fmt: skip
 
 
-def run(settings: Settings, json_path: Path) -> None:
-    """Measure every mode, print the table, save the JSON report."""
+def run(settings: Settings, json_path: Path) -> dict[str, Any]:
+    """Measure every mode, print the table, save the JSON report; the report."""
     started = time.strftime("%Y-%m-%dT%H:%M:%S%z")
-    machine = machine_info()
+    machine = machine_info(
+        packages=("hypercorn", "uvicorn", "httptools", "aiohttp"),
+    )
+    missing = {
+        name: why for name in settings.servers if (why := server_unavailable(name)) is not None
+    }
+    for name, why in missing.items():
+        print(f"  {name} skipped: {why}")
     runs: list[dict[str, Any]] = []
     server_commands = {}
     for mode in settings.modes:
-        mode_runs, server_commands[mode] = run_mode(mode, settings)
+        mode_runs, server_commands[mode] = run_mode(mode, settings, missing, json_path)
         runs += mode_runs
     summary = summarize(runs, settings.modes)
-    verdict = verdicts(summary)
-    print_table(summary, verdict)
+    verdict = verdicts(summary, missing)
+    print_table(summary, verdict, missing)
     report = {
         "benchmark": "hello",
         "started": started,
@@ -381,30 +517,57 @@ def run(settings: Settings, json_path: Path) -> None:
             for mode in settings.modes
         },
         "server_commands": server_commands,
-        "bars": {mode: asdict(bar) for mode, bar in BARS.items()},
+        "missing": missing,
+        "bars": {
+            **{mode: asdict(bar) for mode, bar in BARS.items()},
+            "keep-alive vs peers": PEER_BARS,
+        },
         "naive_reference": NAIVE_REFERENCE,
         "summary": summary,
         "verdict": verdict,
         "runs": runs,
     }
+    if settings.profile:
+        report["profiles"] = [
+            profile_path(json_path, f"{OURS}-{mode}").name for mode in settings.modes
+        ]
     save_json(json_path, report)
     print(f"\nsaved {json_path}")
+    return report
+
+
+def section(argv: list[str], json_path: Path | None = None) -> dict[str, Any]:
+    """Run with the command-line options ``argv``; the report, saved to ``json_path``.
+
+    ``json_path`` defaults to ``--json``, else ``benchmarks/results/hello-<date>.json``.
+    """
+    args = parse_args(argv)
+    check_cpus(args.server_cpu, args.client_cpu)
+    return run(settings_from(args), json_path or args.json or default_json_path("hello"))
+
+
+def rows(report: dict[str, Any]) -> list[Row]:
+    """The combined summary's rows: per mode, trio_webkit against the ceiling and each peer."""
+    result = []
+    for mode, per_server in report["summary"].items():
+        medians = {name: stats["median"] for name, stats in per_server.items()}
+        result.append(
+            comparison(
+                "hello", f"{mode} req/s", "req/s", "higher", medians.pop(OURS),
+                medians, ceiling=BASELINE, runs=report["settings"]["runs"],
+            )
+        )  # fmt: skip
+    return result
+
+
+def cannot_run() -> str | None:
+    """Why this benchmark cannot run here (wrk or taskset missing), or None."""
+    return missing_tools_reason("wrk", "taskset")
 
 
 def main(argv: list[str] | None = None) -> int:
     """Entry point; returns the exit status."""
-    args = parse_args(argv)
-    error = missing_tools_error("wrk", "taskset")
-    if error:
-        print(error, file=sys.stderr)
-        return 1
-    try:
-        check_cpus(args.server_cpu, args.client_cpu)
-        run(settings_from(args), args.json or default_json_path("hello"))
-    except BenchmarkError as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return 1
-    return 0
+    return section_main(argv, parse_args, cannot_run, section)
 
 
 if __name__ == "__main__":

@@ -21,7 +21,7 @@ benchmarks/README.md, section "Static files"), with the exact commands.
 
 Usage::
 
-    python benchmarks/static.py [--runs N] [--quick] [--json PATH]
+    python -m benchmarks.static [--runs N] [--quick] [--profile] [--json PATH]
 
 Exit status: 0 when the measurement ran (whether or not the bars were met),
 1 when it could not (wrk, taskset or curl missing, a server or tool failed).
@@ -32,7 +32,6 @@ from __future__ import annotations
 import argparse
 import contextlib
 import importlib.util
-import json
 import os
 import re
 import shlex
@@ -43,32 +42,41 @@ import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from functools import partial
 from pathlib import Path
 from typing import Any
 
-from client import NOISY_OTHER_PERCENT, CpuSnapshot, noisy
-from client import Settings as CpuSettings
-from harness import (
+from benchmarks.harness import (
     BENCH_DIR,
     HOST,
-    REPO,
     BenchmarkError,
+    CpuSnapshot,
     ServerProcess,
+    bench_cli_unavailable,
+    bench_command,
     check_cpus,
-    child_env,
     cpu_seconds,
     default_json_path,
     machine_info,
-    missing_tools_error,
+    missing_tools_reason,
+    noise_warning,
+    noisy,
+    pinned,
+    pinned_self,
     rss_kib,
+    run_bench,
     running_command,
     running_server,
+    save_json,
+    section_main,
+    until_quiet,
 )
-from hello import Settings as WrkSettings
-from hello import describe_errors, preflight, rotated, run_wrk, save_json, wrk_command
+from benchmarks.hello import Settings as WrkSettings
+from benchmarks.hello import describe_errors, preflight, rotated, run_wrk, wrk_command
+from benchmarks.profiling import profile_path, profiled
+from benchmarks.report import Row, comparison
 
 SERVER_NAMES = ("trio_webkit", "http.server", "aiohttp", "nginx")
 SMALL_NAME = "small.bin"
@@ -126,6 +134,8 @@ class Settings:
     retry_pause: float
     server_cpu: int
     client_cpu: int
+    #: Sample trio_webkit's file server with py-spy for the whole run (see profiling.py).
+    profile: bool = False
 
     def wrk(self) -> WrkSettings:
         """The part ``hello.wrk_command`` reads (connections, client CPU), as its type."""
@@ -135,12 +145,13 @@ class Settings:
             client_cpu=self.client_cpu, modes=("keep-alive",),
         )  # fmt: skip
 
-    def cpus(self) -> CpuSettings:
-        """The part ``client.CpuSnapshot`` reads (the two pinned CPUs), as its type."""
-        return CpuSettings(
-            runs=self.runs, duration=self.duration, warmup=self.warmup, size=self.large_size,
-            pause=self.pause, server_cpu=self.server_cpu, client_cpu=self.client_cpu,
-        )  # fmt: skip
+    def retry(self) -> tuple[float, int, float]:
+        """:func:`harness.until_quiet`'s pause, retries and retry pause."""
+        return (self.pause, self.retries, self.retry_pause)
+
+    def cpus(self) -> tuple[int, int]:
+        """The two pinned CPUs (the server's, the load generator's)."""
+        return (self.server_cpu, self.client_cpu)
 
 
 Runs = list[dict[str, Any]]
@@ -173,11 +184,6 @@ def write_files(directory: Path, large_size: int) -> bytes:
 
 
 # --- the servers -----------------------------------------------------------------------
-
-
-def pinned(cpu: int, *command: str) -> list[str]:
-    """``command`` under ``taskset -c <cpu>``."""
-    return ["taskset", "-c", str(cpu), *command]
 
 
 def nginx_config(workdir: Path, port: int, root: Path) -> Path:
@@ -239,21 +245,6 @@ def unavailable() -> dict[str, str]:
     if shutil.which("nginx") is None:
         skipped["nginx"] = "nginx not found (Debian/Ubuntu: apt-get install nginx)"
     return skipped
-
-
-def bench_cli_available() -> str | None:
-    """None when ``python -m trio_webkit bench --help`` works, else why not."""
-    command = [sys.executable, "-m", "trio_webkit", "bench", "--help"]
-    try:
-        done = subprocess.run(
-            command, cwd=REPO, env=child_env(), capture_output=True, text=True, timeout=30
-        )
-    except subprocess.TimeoutExpired:
-        return "`trio-webkit bench --help` did not finish in 30 s"
-    if done.returncode != 0:
-        last = (done.stderr or done.stdout).strip().splitlines()[-1:] or ["(no output)"]
-        return f"`trio-webkit bench --help` failed ({done.returncode}): {last[0]}"
-    return None
 
 
 # --- preflight -------------------------------------------------------------------------
@@ -385,17 +376,6 @@ def measure_large(server: ServerProcess, settings: Settings) -> dict[str, Any]:
 # --- 3. slow clients: server RSS -------------------------------------------------------
 
 
-@contextlib.contextmanager
-def pinned_self(cpu: int) -> Iterator[None]:
-    """Run this process on ``cpu`` only for the block (the slow clients are in-process)."""
-    previous = os.sched_getaffinity(0)
-    os.sched_setaffinity(0, {cpu})
-    try:
-        yield
-    finally:
-        os.sched_setaffinity(0, previous)
-
-
 def open_slow_clients(port: int, count: int) -> list[socket.socket]:
     """``count`` sockets, each having sent a GET for large.bin, set non-blocking."""
     request = f"GET /{LARGE_NAME} HTTP/1.1\r\nHost: {HOST}\r\n\r\n".encode()
@@ -519,31 +499,11 @@ def bare_url(port: int | str) -> str:
     return f"http://{HOST}:{port}/"
 
 
-def bench_command(port: int | str, settings: Settings) -> list[str]:
+def static_bench_command(port: int | str, settings: Settings) -> list[str]:
     """``taskset -c 1 python -m trio_webkit bench URL -c 50 -d S --json`` (the working tree)."""
-    return pinned(
-        settings.client_cpu, sys.executable, "-m", "trio_webkit", "bench", bare_url(port),
-        "-c", str(settings.connections), "-d", str(settings.bench_duration), "--json",
-    )  # fmt: skip
-
-
-def run_bench(command: list[str], settings: Settings) -> dict[str, Any]:
-    """Run ``trio-webkit bench --json`` once; its JSON report."""
-    try:
-        done = subprocess.run(
-            command, cwd=REPO, env=child_env(), capture_output=True, text=True,
-            timeout=settings.bench_duration + PROCESS_GRACE,
-        )  # fmt: skip
-    except subprocess.TimeoutExpired as exc:
-        raise BenchmarkError(f"bench did not finish in time: {shlex.join(command)}") from exc
-    if done.returncode != 0:
-        raise BenchmarkError(f"bench failed ({done.returncode}): {done.stderr[-2000:]}")
-    try:
-        report: dict[str, Any] = json.loads(done.stdout)
-        float(report["requests_per_sec"])
-    except (ValueError, KeyError, TypeError) as exc:
-        raise BenchmarkError(f"cannot parse bench --json output: {done.stdout[:500]!r}") from exc
-    return report
+    return bench_command(
+        bare_url(port), settings.connections, settings.bench_duration, settings.client_cpu
+    )
 
 
 def measure_generator(tool: str, server: ServerProcess, settings: Settings) -> dict[str, Any]:
@@ -552,14 +512,14 @@ def measure_generator(tool: str, server: ServerProcess, settings: Settings) -> d
     if tool == "wrk":
         command = wrk_command(bare_url(server.port), "keep-alive", duration, settings.wrk())
     else:
-        command = bench_command(server.port, settings)
+        command = static_bench_command(server.port, settings)
     before = CpuSnapshot.take(server, settings.cpus())
     if tool == "wrk":
         raw = run_wrk(command, duration, server)
         rate, clean = raw["requests_per_sec"], raw["clean"]
     else:
         wall = time.monotonic()
-        raw = run_bench(command, settings)
+        raw = run_bench(command, duration, PROCESS_GRACE)
         rate = float(raw["requests_per_sec"])
         clean = not raw.get("errors_total") and not raw.get("non_2xx_3xx")
         raw["process_seconds"] = round(time.monotonic() - wall, 2)
@@ -583,7 +543,12 @@ def measure_generator(tool: str, server: ServerProcess, settings: Settings) -> d
 
 
 def run_all(
-    settings: Settings, names: list[str], root: Path, small: bytes, bench_available: bool
+    settings: Settings,
+    names: list[str],
+    root: Path,
+    small: bytes,
+    bench_available: bool,
+    profile_output: Path | None = None,
 ) -> dict[str, Any]:
     """Start every server, check them, warm up, measure round-robin; raw runs and commands."""
     small_runs: Runs = []
@@ -600,6 +565,9 @@ def run_all(
             file_preflight(servers[name], small, settings.large_size)
         bare = stack.enter_context(running_server("bare_trio", settings.server_cpu))
         preflight(bare, "keep-alive")
+        if profile_output is not None:
+            ours = servers["trio_webkit"]
+            stack.enter_context(profiled(ours, profile_output, settings.client_cpu))
         commands = {
             name: shlex.join(s.command) for name, s in {**servers, "bare_trio": bare}.items()
         }
@@ -612,15 +580,15 @@ def run_all(
             order = rotated(tuple(names), rep)
             for name in order:
                 measure = partial(measure_small, servers[name], settings.duration, settings)
-                small_runs.append({"rep": rep, **until_quiet(measure, settings)})
+                small_runs.append({"rep": rep, **until_quiet(measure, *settings.retry())})
             for name in order:
                 measure = partial(measure_large, servers[name], settings)
-                large_runs.append({"rep": rep, **until_quiet(measure, settings)})
+                large_runs.append({"rep": rep, **until_quiet(measure, *settings.retry())})
             for name in order:
                 slow_runs.append({"rep": rep, **measure_slow(servers[name], settings)})
             for tool in rotated(tuple(generators), rep):
                 measure = partial(measure_generator, tool, bare, settings)
-                load_runs.append({"rep": rep, **until_quiet(measure, settings)})
+                load_runs.append({"rep": rep, **until_quiet(measure, *settings.retry())})
         final_rss = {name: rss_kib(s.pid) for name, s in servers.items()}
     return {
         "small_runs": small_runs,
@@ -630,26 +598,6 @@ def run_all(
         "server_commands": commands,
         "final_rss_kib": final_rss,
     }
-
-
-def until_quiet(measure: Callable[[], dict[str, Any]], settings: Settings) -> dict[str, Any]:
-    """``measure()`` after a pause, measured again (``--retries`` times at most) while noisy.
-
-    A run during which other processes took a share of the pinned cores
-    (see :func:`client.noisy`) says more about them than about the servers;
-    on a shared machine such disturbances come and go within seconds. The
-    run kept is the first quiet one, or the last; the noisy ones before it
-    stay in the JSON under ``discarded_noisy``.
-    """
-    discarded: Runs = []
-    for attempt in range(settings.retries + 1):
-        time.sleep(settings.pause if attempt == 0 else settings.retry_pause)
-        result = measure()
-        if not noisy(result) or attempt == settings.retries:
-            return {**result, "discarded_noisy": discarded}
-        print(f"    noisy: measuring again in {settings.retry_pause:g} s")
-        discarded.append(result)
-    raise AssertionError("unreachable")
 
 
 def _ratio(value: float | None, base: float | None) -> float | None:
@@ -858,11 +806,7 @@ def print_table(
     ]
     noisy_runs = sum(s.get("noisy_runs", 0) for group in groups for s in group.values())
     if noisy_runs:
-        print(
-            f"\nwarning: in {noisy_runs} run(s) other processes took more than"
-            f" {NOISY_OTHER_PERCENT:g} % of the pinned cores: the ratios are unreliable;"
-            " re-run on a quiet machine (or with more --runs)"
-        )
+        print("\n" + noise_warning(noisy_runs))
 
 
 # --- command line ----------------------------------------------------------------------
@@ -872,13 +816,13 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     """Command-line options; ``--quick`` overrides runs, durations, sizes and pauses."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--runs", type=int, default=3, help="measured runs per server (3)")
-    parser.add_argument("--duration", type=int, default=5, help="seconds per wrk run (5)")
+    parser.add_argument("--duration", type=int, default=3, help="seconds per wrk run (3)")
     parser.add_argument("--connections", type=int, default=50, help="wrk/bench -c (50)")
     parser.add_argument("--warmup", type=int, default=WARMUP_SECONDS, help="warm-up seconds (2)")
     parser.add_argument("--large-mib", type=int, default=1024, help="large file MiB (1024)")
-    parser.add_argument("--slow-seconds", type=float, default=5.0, help="slow-client phase (5)")
+    parser.add_argument("--slow-seconds", type=float, default=3.0, help="slow-client phase (3)")
     parser.add_argument(
-        "--bench-duration", type=int, default=5, help="seconds per bench/wrk run (5)"
+        "--bench-duration", type=int, default=3, help="seconds per bench/wrk run (3)"
     )
     parser.add_argument("--pause", type=float, default=0.5, help="seconds between runs (0.5)")
     parser.add_argument(
@@ -887,7 +831,11 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     )  # fmt: skip
     parser.add_argument(
         "--quick", action="store_true",
-        help="smoke: 1 run of 2 s, 64 MiB large file, no warm-up (< 90 s)",
+        help="smoke: 1 run of 1 s, 16 MiB large file, no warm-up (< 30 s)",
+    )  # fmt: skip
+    parser.add_argument(
+        "--profile", action="store_true",
+        help="sample trio_webkit with py-spy; flame graph next to the JSON",
     )  # fmt: skip
     parser.add_argument(
         "--json", type=Path, default=None,
@@ -897,8 +845,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--client-cpu", type=int, default=1)
     args = parser.parse_args(argv)
     if args.quick:
-        args.runs, args.duration, args.warmup, args.large_mib = 1, 2, 0, 64
-        args.slow_seconds, args.bench_duration, args.pause, args.retries = 2.0, 2, 0.2, 0
+        args.runs, args.duration, args.warmup, args.large_mib = 1, 1, 0, 16
+        args.slow_seconds, args.bench_duration, args.pause, args.retries = 0.5, 1, 0.1, 0
     if min(args.runs, args.duration, args.connections, args.large_mib, args.bench_duration) < 1:
         parser.error("--runs, --duration, --connections, --large-mib, --bench-duration: >= 1")
     if args.slow_seconds <= 0 or args.warmup < 0 or args.retries < 0:
@@ -913,16 +861,16 @@ def settings_from(args: argparse.Namespace) -> Settings:
         warmup=args.warmup, large_size=args.large_mib * MIB, slow_clients=SLOW_CLIENTS,
         slow_seconds=args.slow_seconds, bench_duration=args.bench_duration, pause=args.pause,
         retries=args.retries, retry_pause=RETRY_PAUSE,
-        server_cpu=args.server_cpu, client_cpu=args.client_cpu,
+        server_cpu=args.server_cpu, client_cpu=args.client_cpu, profile=args.profile,
     )  # fmt: skip
 
 
-def run(settings: Settings, json_path: Path) -> None:
-    """Write the files, measure everything, print the table, save the JSON report."""
+def run(settings: Settings, json_path: Path) -> dict[str, Any]:
+    """Write the files, measure everything, print the table, save the JSON report; the report."""
     started = time.strftime("%Y-%m-%dT%H:%M:%S%z")
     skipped = unavailable()
     names = [name for name in SERVER_NAMES if name not in skipped]
-    bench_note = bench_cli_available()
+    bench_note = bench_cli_unavailable()
     machine = machine_info(
         packages=("aiohttp",),
         tools={"curl": ["curl", "--version"], "nginx": ["nginx", "-v"]},
@@ -932,7 +880,8 @@ def run(settings: Settings, json_path: Path) -> None:
         mib = settings.large_size // MIB
         print(f"writing {SMALL_NAME} (1 KiB) and {LARGE_NAME} ({mib} MiB) in {root}")
         small = write_files(root, settings.large_size)
-        raw = run_all(settings, names, root, small, bench_note is None)
+        output = profile_path(json_path, "trio_webkit") if settings.profile else None
+        raw = run_all(settings, names, root, small, bench_note is None, output)
     summary = summarize(raw, names, bench_note)
     verdict = verdicts(summary, skipped, settings)
     print_table(summary, verdict, skipped, settings)
@@ -959,7 +908,7 @@ def run(settings: Settings, json_path: Path) -> None:
             "wrk": shlex.join(
                 wrk_command(bare_url("PORT"), "keep-alive", settings.bench_duration, settings.wrk())
             ),
-            "bench": shlex.join(bench_command("PORT", settings)),
+            "bench": shlex.join(static_bench_command("PORT", settings)),
             "servers": raw["server_commands"],
         },
         "bars": asdict(BARS),
@@ -967,24 +916,59 @@ def run(settings: Settings, json_path: Path) -> None:
         "verdict": verdict,
         **{key: raw[key] for key in ("small_runs", "large_runs", "slow_runs", "load_runs")},
     }
+    if settings.profile:
+        report["profiles"] = [profile_path(json_path, "trio_webkit").name]
     save_json(json_path, report)
     print(f"\nsaved {json_path}")
+    return report
+
+
+def cannot_run() -> str | None:
+    """Why this benchmark cannot run here (wrk, taskset or curl missing), or None."""
+    return missing_tools_reason("wrk", "taskset", "curl")
+
+
+def section(argv: list[str], json_path: Path | None = None) -> dict[str, Any]:
+    """Run with the command-line options ``argv``; the report, saved to ``json_path``.
+
+    ``json_path`` defaults to ``--json``, else ``benchmarks/results/static-<date>.json``.
+    """
+    args = parse_args(argv)
+    check_cpus(args.server_cpu, args.client_cpu)
+    return run(settings_from(args), json_path or args.json or default_json_path("static"))
+
+
+def rows(report: dict[str, Any]) -> list[Row]:
+    """The combined summary's rows: small-file req/s, large-file MB/s, bench against wrk.
+
+    The RSS growth with slow clients is left to its bar (a few MiB at most
+    for every server: their ratios would be ratios of noise).
+    """
+    summary, runs = report["summary"], report["settings"]["runs"]
+    size = f"{report['settings']['large_size'] // MIB} MiB"
+    result = []
+    for group, what, unit in (
+        ("small", "1 KiB file req/s", "req/s"),
+        ("large", f"{size} file MB/s", "MB/s"),
+    ):
+        values = {name: stats["median"] for name, stats in summary[group].items()}
+        result.append(
+            comparison("static", what, unit, "higher", values.pop("trio_webkit"), values, runs=runs)
+        )
+    load = summary["load_generator"]
+    if "bench" in load:
+        result.append(
+            comparison(
+                "static", "trio-webkit bench req/s on bare_trio", "req/s", "higher",
+                load["bench"]["median"], {"wrk": load["wrk"]["median"]}, runs=runs,
+            )
+        )  # fmt: skip
+    return result
 
 
 def main(argv: list[str] | None = None) -> int:
     """Entry point; returns the exit status."""
-    args = parse_args(argv)
-    error = missing_tools_error("wrk", "taskset", "curl")
-    if error:
-        print(error, file=sys.stderr)
-        return 1
-    try:
-        check_cpus(args.server_cpu, args.client_cpu)
-        run(settings_from(args), args.json or default_json_path("static"))
-    except BenchmarkError as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return 1
-    return 0
+    return section_main(argv, parse_args, cannot_run, section)
 
 
 if __name__ == "__main__":

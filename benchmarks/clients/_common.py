@@ -32,7 +32,8 @@ from typing import Any
 
 import trio
 
-# benchmarks/ is not a package: reach harness.py in the folder above this one.
+# Run as a plain script (its own process, no package context): reach harness.py
+# in the folder above this one directly.
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from harness import rss_kib
 
