@@ -17,7 +17,7 @@ A lookup matches the bytes up to the first empty line: a kept head has no
 other empty line (bare LF or CR would have been refused), so a match ends
 exactly where h11 would end the head.
 
-The cache is bounded (entries and bytes each), oldest out first, and held
+The cache is bounded (entries and bytes each), emptied when full, and held
 per :class:`Server`. It keeps no per-client data: a response's speed tells
 a client only whether the exact bytes it sent were seen before, which it
 can already learn by sending them.
@@ -49,7 +49,7 @@ class KnownHead:
 
 
 class HeadCache:
-    """Accepted bodyless heads by their exact bytes, the newest :data:`MAX_ENTRIES`."""
+    """Accepted bodyless heads by their exact bytes, at most :data:`MAX_ENTRIES`."""
 
     __slots__ = ("_heads",)
 
@@ -69,7 +69,10 @@ class HeadCache:
             return
         heads = self._heads
         if len(heads) >= MAX_ENTRIES:
-            del heads[next(iter(heads))]
+            # Start afresh: heads that repeat come back at once. (Evicting the
+            # oldest one by one costs more: a dict emptied from the front
+            # makes every next(iter()) skip the holes left behind.)
+            heads.clear()
         heads[head.raw] = head
 
     def __len__(self) -> int:

@@ -368,8 +368,7 @@ class _Connection:
         keep_alive = version == "1.1"
         has_length = chunked = False
         host: bytes | None = None
-        for raw_name, value in event.headers.raw_items():
-            name = raw_name.lower()
+        for name, value in event.headers:  # names lower-cased by h11
             if name == b"content-length":
                 has_length = True
                 self.body_expected = value != b"0"
@@ -391,7 +390,8 @@ class _Connection:
         if host is not None and not host_ok(host):
             raise Reject(400, "invalid Host")
         source = self.head_source
-        head = source[: len(source) - len(self.parser.trailing_data[0])]
+        unparsed = self.parser.trailing_data[0]
+        head = source[: len(source) - len(unparsed)]
         limit = self.config.max_header_bytes
         if len(head) > limit:  # h11 limits only heads that arrive in pieces
             raise Reject(head_size_status(head, limit), "the request head is too large")
@@ -399,7 +399,7 @@ class _Connection:
         if problem is not None:
             raise Reject(400, problem)
         if chunked:
-            self.chunk_check = ChunkFramingCheck(self.parser.trailing_data[0])
+            self.chunk_check = ChunkFramingCheck(unparsed)
         accepted = KnownHead(head, event, version, keep_alive)
         # No Content-Length or Transfer-Encoding: no body. SEND_BODY, not the
         # state after a CONNECT or an Upgrade header, which h11 pauses at.
