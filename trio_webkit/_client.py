@@ -11,10 +11,9 @@ any call simply works. Leaving the ``async with`` closes the pool.
 
 from __future__ import annotations
 
-import functools
 import ssl
-from collections.abc import AsyncIterable, AsyncIterator
-from contextlib import asynccontextmanager
+from collections.abc import AsyncIterable
+from contextlib import AbstractAsyncContextManager
 from types import TracebackType
 from typing import Any, TypeAlias, final
 
@@ -24,9 +23,9 @@ from ._client_connection import ClientConnection, ConnectionLost
 from ._consumer import Consumer, maybe_await
 from ._errors import HTTPError, TooManyRedirects
 from ._headers import Headers, HeadersLike
-from ._pool import ConnectionPool, PoolStatistics
+from ._pool import ConnectionPool, Lease, PoolStatistics
 from ._producer import Producer, open_producer
-from ._redirects import check_loop, is_redirect, next_request
+from ._redirects import REDIRECT_STATUSES, check_loop, is_redirect, next_request
 from ._response import Response
 from ._timeouts import Timeout
 from ._urls import URL, parse_url
@@ -45,6 +44,8 @@ USER_AGENT = f"trio-webkit/{__version__}"
 IDEMPOTENT = frozenset({"GET", "HEAD", "OPTIONS", "TRACE", "PUT", "DELETE"})
 #: A redirect's own body is drained up to this size to keep the connection.
 REDIRECT_DRAIN = 64 * 1024
+#: Parsed URLs and prepared request heads kept per client (then the cache starts over).
+CACHE_SIZE = 256
 
 _UNSET: Any = object()
 
@@ -114,6 +115,13 @@ class Client:
             max_connections_per_host=max_connections_per_host,
             ssl_context=ssl_context,
         )
+        # The request headers when the caller gives none (the defaults merged with
+        # ``self.headers``), rebuilt whenever ``headers`` or ``decompress`` change.
+        self._defaults_key: tuple[Any, ...] | None = None
+        self._defaults = Headers()
+        # ``(method, url) -> (h11.Request, expect 100-continue)`` for requests
+        # with those default headers and no body: h11 validates a head once.
+        self._prepared: dict[tuple[str, str], tuple[h11.Request, bool]] = {}
 
     async def __aenter__(self) -> Client:
         return self
@@ -308,8 +316,7 @@ class Client:
         await maybe_await(consumer.close())
         return response
 
-    @asynccontextmanager
-    async def stream(
+    def stream(
         self,
         method: str,
         url: str | URL,
@@ -317,10 +324,11 @@ class Client:
         headers: HeadersLike = None,
         body: RequestBody = None,
         timeout: TimeoutLike = _UNSET,
-    ) -> AsyncIterator[Response]:
+    ) -> AbstractAsyncContextManager[Response]:
         """Send a request; yield the response with its body not read yet.
 
-        Read it with ``async for chunk in response.iter_bytes()``,
+        Use it as ``async with client.stream(...) as response:``. Read the
+        body with ``async for chunk in response.iter_bytes()``,
         ``iter_raw()`` or ``await response.read()`` inside the block. The
         connection goes back to the pool only if the body was read to the
         end; otherwise leaving the block closes it.
@@ -332,96 +340,84 @@ class Client:
             body: as for :meth:`request`.
             timeout: this request's per-phase limits (default: the client's).
 
-        Yields:
-            The final :class:`Response` (after redirects), body unread.
+        Returns:
+            An async context manager whose ``__aenter__`` sends the request
+            (following redirects) and gives the final :class:`Response`,
+            body unread.
 
         Raises:
-            HTTPError: a subclass naming the method, URL and phase.
+            HTTPError: a subclass naming the method, URL and phase (when the
+                block is entered).
         """
-        limits = self.timeout if timeout is _UNSET else _as_timeout(timeout)
-        method = method.upper()
-        target = _parse_cached(url) if isinstance(url, str) else parse_url(url)
-        request_headers = self._merge_headers(headers)
-        history: list[Response] = []
-        seen: set[tuple[str, str]] = set()
-        check_loop(seen, method, target)
-        while True:
-            async with self._exchange(method, target, request_headers, body, limits) as response:
-                location = response.headers.get("location")
-                if not (self.follow_redirects and is_redirect(response.status, response.headers)):
-                    response.history = history
-                    yield response
-                    return
-                await _drain(response)
-            history.append(response)
-            assert location is not None
-            redirect = next_request(method, target, request_headers, response.status, location)
-            if len(history) > self.max_redirects:
-                raise TooManyRedirects(
-                    f"more than {self.max_redirects} redirects",
-                    history=history,
-                    method=method,
-                    url=str(target),
-                )
-            if check_loop(seen, redirect.method, redirect.url):
-                raise TooManyRedirects(
-                    f"redirect loop back to {redirect.url}",
-                    history=history,
-                    method=method,
-                    url=str(target),
-                )
-            if not redirect.keep_body:
-                body = None
-            elif not _replayable(body):
-                raise HTTPError(
-                    f"a {response.status} redirect asks to send the body again, "
-                    "but it was a one-shot async iterable (give bytes or a producer)",
-                    method=method,
-                    url=str(target),
-                    phase="redirect",
-                )
-            method, target, request_headers = redirect.method, redirect.url, redirect.headers
+        return _Stream(self, method, url, headers, body, timeout)
 
     # -- one exchange ----------------------------------------------------
-    @asynccontextmanager
-    async def _exchange(
-        self, method: str, url: URL, headers: Headers, body: RequestBody, timeout: Timeout
-    ) -> AsyncIterator[Response]:
-        """One request/response on a pooled connection, retried once if stale."""
+    async def _open(
+        self,
+        method: str,
+        url: URL,
+        text: str,
+        headers: Headers,
+        body: RequestBody,
+        timeout: Timeout,
+    ) -> tuple[Response, Lease]:
+        """One request on a pooled connection (retried once if it was stale).
+
+        Returns the response, body unread, and the lease of its connection:
+        the caller must give it to ``self._pool.release`` exactly once.
+        """
         may_retry = method in IDEMPOTENT
+        pool = self._pool
         while True:
-            async with self._pool.connection(url, method, timeout) as (connection, reused):
-                connection.start(method, url)
-                try:
-                    head = await self._send(connection, method, url, headers, body, timeout)
-                except ConnectionLost:
-                    # The server closed a kept-alive connection as we reused it.
-                    if not (may_retry and reused):
-                        raise
-                    may_retry = False
-                    continue  # leaves the block cleanly: the pool closes it
-                response = _response(head, connection, method, url, timeout)
-                response._decompress = self.decompress
-                response._max_decoded = self.max_decompressed_bytes
-                try:
-                    yield response
-                finally:
-                    response.body = response.body if isinstance(response.body, bytes) else None
-                return
+            lease = await pool.acquire(url, method, timeout)
+            connection = lease.connection
+            assert connection is not None
+            try:
+                connection.start(method, text)
+                head = await self._send(connection, method, url, text, headers, body, timeout)
+            except ConnectionLost:
+                # The server closed a kept-alive connection as we reused it.
+                if not (may_retry and lease.reused):
+                    await pool.release(lease, failed=True)
+                    raise
+                may_retry = False
+                await pool.release(lease, failed=False)  # not reusable: the pool closes it
+                continue
+            except BaseException:
+                await pool.release(lease, failed=True)
+                raise
+            response = Response(
+                head.status_code,
+                None,
+                connection.body(timeout),
+                reason=head.reason.decode("latin-1"),
+                http_version=head.http_version.decode("ascii"),
+            )
+            # h11 validated these: decoded only if someone reads them.
+            response.headers = Headers._from_wire(head.headers)
+            response.url = text
+            response._method = method
+            response._decompress = self.decompress
+            response._max_decoded = self.max_decompressed_bytes
+            return response, lease
 
     async def _send(
         self,
         connection: ClientConnection,
         method: str,
         url: URL,
+        text: str,
         headers: Headers,
         body: RequestBody,
         timeout: Timeout,
     ) -> h11.Response:
-        wire_headers, payload = _request_body(headers, body)
-        fields = [("Host", url.host_header), *wire_headers]
-        request = h11.Request(method=method, target=url.target, headers=fields)
-        expect = any(n.lower() == "expect" and v.lower() == "100-continue" for n, v in fields)
+        if body is None and headers is self._defaults:
+            request, expect = self._prepared_request(method, url, text, headers)
+            payload: bytes | AsyncIterable[bytes] | Producer | None = None
+        else:
+            request, expect, payload = _prepare(method, url, headers, body)
+        if not expect and (payload is None or isinstance(payload, bytes)):
+            return await connection.exchange(request, payload, timeout)
         if callable(payload):  # a producer: runs in a nursery scoped to this upload
             async with open_producer(payload) as chunks:
                 early = await connection.send_request(
@@ -430,6 +426,40 @@ class Client:
         else:
             early = await connection.send_request(request, payload, timeout, expect_continue=expect)
         return early if early is not None else await connection.receive_head(timeout)
+
+    def _prepared_request(
+        self, method: str, url: URL, text: str, headers: Headers
+    ) -> tuple[h11.Request, bool]:
+        """The h11 event for a body-less request with the default headers, built once.
+
+        h11 events are immutable, so one event can be sent on any number of
+        connections: h11 still checks each connection's state and writes
+        the head every time; only building and validating the event is saved.
+        """
+        key = (method, text)
+        prepared = self._prepared.get(key)
+        if prepared is None:
+            request, expect, _ = _prepare(method, url, headers, None)
+            if len(self._prepared) >= CACHE_SIZE:
+                self._prepared.clear()
+            prepared = self._prepared[key] = (request, expect)
+        return prepared
+
+    def _request_headers(self, headers: HeadersLike) -> Headers:
+        """The headers to send: the defaults, the client's, then the call's own.
+
+        With no headers of its own, a request shares one merged object,
+        rebuilt when ``self.headers`` or ``self.decompress`` changed; nobody
+        modifies it (redirects copy it).
+        """
+        if headers is not None:
+            return self._merge_headers(headers)
+        key = (self.decompress, tuple(self.headers.items()))
+        if key != self._defaults_key:
+            self._defaults = self._merge_headers(None)
+            self._defaults_key = key
+            self._prepared.clear()
+        return self._defaults
 
     def _merge_headers(self, headers: HeadersLike) -> Headers:
         merged = Headers([("User-Agent", USER_AGENT), ("Accept", "*/*")])
@@ -446,10 +476,18 @@ class Client:
         return merged
 
 
-@functools.lru_cache(maxsize=256)
-def _parse_cached(url: str) -> URL:
-    """Parsing costs a few µs a request; clients ask for the same URLs again."""
-    return parse_url(url)
+_parsed_urls: dict[str, tuple[URL, str]] = {}
+
+
+def _parse_cached(url: str) -> tuple[URL, str]:
+    """The parsed URL and its text: parsing costs a few µs, clients ask for the same URLs."""
+    parsed = _parsed_urls.get(url)
+    if parsed is None:
+        target = parse_url(url)
+        if len(_parsed_urls) >= CACHE_SIZE:
+            _parsed_urls.clear()
+        parsed = _parsed_urls[url] = (target, str(target))
+    return parsed
 
 
 def _as_timeout(timeout: TimeoutLike) -> Timeout:
@@ -460,6 +498,17 @@ def _as_timeout(timeout: TimeoutLike) -> Timeout:
 
 def _replayable(body: RequestBody) -> bool:
     return body is None or isinstance(body, bytes | str) or callable(body)
+
+
+def _prepare(
+    method: str, url: URL, headers: Headers, body: RequestBody
+) -> tuple[h11.Request, bool, bytes | AsyncIterable[bytes] | Producer | None]:
+    """The h11 request event, whether it expects 100-continue, and the body to send."""
+    wire_headers, payload = _request_body(headers, body)
+    fields = [("Host", url.host_header), *wire_headers]
+    request = h11.Request(method=method, target=url.target, headers=fields)
+    expect = any(n.lower() == "expect" and v.lower() == "100-continue" for n, v in fields)
+    return request, expect, payload
 
 
 def _request_body(
@@ -481,44 +530,121 @@ def _request_body(
     return fields, body
 
 
-def _response(
-    head: h11.Response,
-    connection: ClientConnection,
-    method: str,
-    url: URL,
-    timeout: Timeout,
-) -> Response:
-    response = Response(
-        head.status_code,
-        Headers._from_wire(head.headers),
-        _NetworkBody(connection, timeout),
-        reason=head.reason.decode("latin-1"),
-        http_version=head.http_version.decode("ascii"),
-    )
-    response.url = str(url)
-    response._method = method
-    return response
+@final
+class _Stream:
+    """What :meth:`Client.stream` returns: the request is sent on ``__aenter__``.
+
+    ``__aenter__`` follows redirects and returns the final response, its
+    connection held by a pool lease; ``__aexit__`` gives the lease back,
+    which keeps the connection only if the body was read to its end and the
+    block did not raise (a cancelled or failed exchange closes it). A class
+    rather than an ``@asynccontextmanager``: it runs once per request.
+    """
+
+    __slots__ = ("_args", "_client", "_entered", "_lease", "_response")
+
+    def __init__(
+        self,
+        client: Client,
+        method: str,
+        url: str | URL,
+        headers: HeadersLike,
+        body: RequestBody,
+        timeout: TimeoutLike,
+    ) -> None:
+        self._client = client
+        self._args = (method, url, headers, body, timeout)
+        self._entered = False
+        self._lease: Lease | None = None
+        self._response: Response | None = None
+
+    async def __aenter__(self) -> Response:
+        if self._entered:
+            raise RuntimeError("a client.stream(...) block cannot be entered twice")
+        self._entered = True
+        client = self._client
+        method, url, headers, body, timeout = self._args
+        limits = client.timeout if timeout is _UNSET else _as_timeout(timeout)
+        method = method.upper()
+        if isinstance(url, str):
+            target, text = _parse_cached(url)
+        else:
+            target = parse_url(url)
+            text = str(target)
+        request_headers = client._request_headers(headers)
+        history: list[Response] = []
+        seen: set[tuple[str, str]] | None = None  # (method, URL) sent, from the 1st redirect on
+        while True:
+            response, lease = await client._open(
+                method, target, text, request_headers, body, limits
+            )
+            try:
+                status = response.status
+                if not (
+                    client.follow_redirects
+                    and status in REDIRECT_STATUSES
+                    and is_redirect(status, response.headers)
+                ):
+                    if history:
+                        response.history = history
+                    self._response, self._lease = response, lease
+                    return response
+                location = response.headers.get("location")
+                await _drain(response)
+            except BaseException:
+                await _end(client, response, lease, failed=True)
+                raise
+            await _end(client, response, lease, failed=False)
+            history.append(response)
+            if seen is None:
+                seen = set()
+                check_loop(seen, method, target)
+            assert location is not None
+            redirect = next_request(method, target, request_headers, status, location)
+            if len(history) > client.max_redirects:
+                raise TooManyRedirects(
+                    f"more than {client.max_redirects} redirects",
+                    history=history,
+                    method=method,
+                    url=text,
+                )
+            if check_loop(seen, redirect.method, redirect.url):
+                raise TooManyRedirects(
+                    f"redirect loop back to {redirect.url}",
+                    history=history,
+                    method=method,
+                    url=text,
+                )
+            if not redirect.keep_body:
+                body = None
+            elif not _replayable(body):
+                raise HTTPError(
+                    f"a {status} redirect asks to send the body again, "
+                    "but it was a one-shot async iterable (give bytes or a producer)",
+                    method=method,
+                    url=text,
+                    phase="redirect",
+                )
+            method, target, request_headers = redirect.method, redirect.url, redirect.headers
+            text = str(target)
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        traceback: TracebackType | None,
+    ) -> None:
+        response, lease = self._response, self._lease
+        if response is None or lease is None:
+            return
+        self._lease = None
+        await _end(self._client, response, lease, failed=exc_type is not None)
 
 
-class _NetworkBody:
-    """A response body still on the connection: iterate it once, inside its block."""
-
-    def __init__(self, connection: ClientConnection, timeout: Timeout) -> None:
-        self._connection = connection
-        self._timeout = timeout
-        self._done = False
-
-    def __aiter__(self) -> AsyncIterator[bytes]:
-        return self
-
-    async def __anext__(self) -> bytes:
-        if self._done:
-            raise StopAsyncIteration
-        chunk = await self._connection.receive_chunk(self._timeout)
-        if not chunk:
-            self._done = True
-            raise StopAsyncIteration
-        return chunk
+async def _end(client: Client, response: Response, lease: Lease, *, failed: bool) -> None:
+    """An exchange is over: a body not read whole is gone; the connection goes back (or closes)."""
+    response.body = response.body if isinstance(response.body, bytes) else None
+    await client._pool.release(lease, failed=failed)
 
 
 async def _drain(response: Response) -> None:

@@ -5,9 +5,11 @@ Theory of operation
 A :class:`ClientConnection` belongs either to the pool (idle) or to exactly
 one request in progress. A request goes ``send_request`` (head, then the
 body, each write under ``Timeout.write``), ``receive_head`` (skipping 1xx;
-each wait under ``Timeout.read``), then ``receive_chunk`` until it returns
-``b""``. ``read`` is inactivity: the limit restarts at every received
-chunk; a total deadline is the caller's ``trio.fail_after``.
+each wait under ``Timeout.read``), then reads :meth:`ClientConnection.body`
+to its end. ``exchange`` does the first two for the common request (no
+body, or bytes, and no ``Expect``). ``read`` is inactivity: the limit
+restarts at every received chunk; a total deadline is the caller's
+``trio.fail_after``.
 
 Every failure is converted here, once, into the error tree with the method,
 URL and phase: h11's ``RemoteProtocolError`` → :class:`ProtocolError`; the
@@ -18,30 +20,87 @@ the client retries once for idempotent requests on a reused connection.
 
 ``reusable()`` is true only when both sides finished the exchange cleanly;
 the pool then calls ``start_next_cycle``. Anything else closes it.
+
+Timeouts, and what they cost
+----------------------------
+Every wait on the peer is limited by a :class:`trio.CancelScope` around that
+one ``await``: ``write`` around each send, ``read`` around each receive (so
+it limits inactivity, not the total), no scope at all for a phase whose
+limit is ``None``. Entering and leaving a scope is the largest cost of a
+small request after h11 itself, so ``exchange`` (send a request, receive
+its head) uses *one* scope for all its waits and moves its deadline before
+each: ``now + write`` before the send, ``now + read`` before every receive.
+Between two waits only synchronous code runs, so an old deadline can never
+fire on a wait it was not set for, with one exception: a deadline that
+passes during the scheduling point that *ends* a successful wait. Such a
+scope is spent (it will cancel whatever comes next), so the next wait
+notices it (``cancel_called`` before waiting), leaves that scope without
+having been cancelled, and goes on under a fresh one: exactly what separate
+scopes would have done. When the scope does cancel a wait, the phase of
+that wait names the error (:class:`WriteTimeout` or :class:`ReadTimeout`).
+
+The body is read one receive per chunk, each under its own scope, except
+that a receive on a plain TCP socket that already has data (or EOF)
+waiting gets none: trio's socket receive only waits when there is nothing
+to read, so that scope could never expire (a poll is far cheaper than a
+scope, and a download is mostly such receives). A limit of 0, which fails
+even a receive that would not wait, still gets its scope.
+
+A plain :class:`trio.SocketStream` is used through its trio socket
+(``send``/``recv``), skipping the stream's per-call bookkeeping (a
+generator-based context manager that only translates ``OSError``); the
+translation is done here instead, to the very errors the stream would have
+raised (:func:`_stream_error`). Any other stream (TLS, memory streams in
+tests) is used through the :class:`trio.abc.Stream` interface.
+
+Error context (method, URL) is kept as two attributes and only turned into
+a message when an error is raised.
 """
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterable
-from typing import Any, TypeVar
+import errno
+import math
+from collections.abc import AsyncIterable, AsyncIterator
+from typing import Any, TypeVar, cast
 
 import h11
 import trio
 
 from ._errors import HTTPError, IncompleteBody, ProtocolError, ReadTimeout, WriteTimeout
-from ._timeouts import Timeout, phase_limit
-from ._urls import URL
+from ._timeouts import Timeout
 
 RECEIVE_SIZE = 65536
 MAX_RESPONSE_HEAD = 65536
 #: 1xx responses skipped before the final one; more is a server in a loop.
 MAX_INTERIM_RESPONSES = 20
 _TRANSPORT_ERRORS = (trio.BrokenResourceError, trio.ClosedResourceError)
+#: Events are immutable; the end of a request body needs no new one each time.
+_END_OF_MESSAGE = h11.EndOfMessage()
 E = TypeVar("E", bound=HTTPError)
 
 
 class ConnectionLost(ProtocolError):
     """The connection broke before any byte of the response arrived."""
+
+
+class _ScopeSpent(Exception):
+    """The shared scope's deadline passed as the previous wait ended: use a new scope."""
+
+
+#: The errors trio.SocketStream reports as "already closed" rather than "broken".
+_CLOSED_ERRNOS = frozenset({errno.EBADF, errno.ENOTSOCK})
+
+
+def _stream_error(error: OSError) -> trio.BrokenResourceError | trio.ClosedResourceError:
+    """What :class:`trio.SocketStream` raises for ``error``: same type, message and cause."""
+    if error.errno in _CLOSED_ERRNOS:
+        closed = trio.ClosedResourceError("this socket was already closed")
+        closed.__suppress_context__ = True  # trio raises it ``from None``
+        return closed
+    broken = trio.BrokenResourceError(f"socket connection broken: {error}")
+    broken.__cause__ = error
+    return broken
 
 
 class ClientConnection:
@@ -53,17 +112,69 @@ class ClientConnection:
         self.parser = h11.Connection(h11.CLIENT, max_incomplete_event_size=MAX_RESPONSE_HEAD)
         self.requests = 0  # requests started on this connection
         self.idle_since = trio.current_time()
-        self._context: dict[str, Any] = {}
-        self._received_any = False
-
-    # -- one exchange ------------------------------------------------------
-    def start(self, method: str, url: URL) -> None:
-        """Begin an exchange: error messages will name ``method`` and ``url``."""
-        self.requests += 1
-        self._context = {"method": method, "url": str(url)}
+        self._method: str | None = None
+        self._url: str | None = None
         self._received_any = False
         self._body_received = 0
-        self._body_expected: int | None = None
+        self._head: h11.Response | None = None  # the final response head, once received
+        self._interim = 0  # 1xx responses skipped in this exchange
+        # While ``exchange`` runs: its scope, and the phase of the current wait.
+        self._scope: trio.CancelScope | None = None
+        self._waiting = "write"
+        transport = stream
+        while isinstance(transport, trio.SSLStream):
+            transport = transport.transport_stream
+        self._socket: Any = getattr(transport, "socket", None)
+        # A plain TCP stream: used through its socket (see the module docstring).
+        self._plain: trio.socket.SocketType | None = (
+            stream.socket if type(stream) is trio.SocketStream else None
+        )
+
+    # -- one exchange ------------------------------------------------------
+    def start(self, method: str, url: object) -> None:
+        """Begin an exchange: error messages will name ``method`` and ``url``."""
+        self.requests += 1
+        self._method = method
+        self._url = url if isinstance(url, str) else str(url)
+        self._received_any = False
+        self._body_received = 0
+        self._head = None
+        self._interim = 0
+
+    async def exchange(
+        self, request: h11.Request, body: bytes | None, limits: Timeout
+    ) -> h11.Response:
+        """Send a request with no body or a bytes one, and receive the final response head.
+
+        What ``send_request`` then ``receive_head`` do (for a request without
+        ``Expect: 100-continue``), under one cancel scope whose deadline is
+        moved before each wait (see the module docstring).
+        """
+        data = self._whole_body(self.parser.send(request), body)
+        if limits.write is None and limits.read is None:
+            await self._send(data, limits)
+            return await self.receive_head(limits)
+        while True:
+            # Entered with the write deadline already set, when there is a write.
+            seconds = limits.write if data and limits.write is not None else math.inf
+            with trio.CancelScope(relative_deadline=seconds) as scope:
+                self._scope = scope
+                try:
+                    if data:
+                        self._waiting = "write"
+                        await self._send_all(data)
+                        data = b""
+                    return await self.receive_head(limits)
+                except _ScopeSpent:
+                    pass  # leave this scope (not cancelled) and go on under a new one
+                finally:
+                    self._scope = None
+            if scope.cancelled_caught:
+                if self._waiting == "write":
+                    message = f"the server accepted no data for {limits.write}s"
+                    raise self._error(WriteTimeout, message, "write")
+                message = f"no data for {limits.read}s while reading the response"
+                raise self._error(ReadTimeout, message, "read")
 
     async def send_request(
         self,
@@ -79,9 +190,10 @@ class ClientConnection:
         second of silence, as curl does); a final response that arrives
         instead is returned and the body is not sent.
         """
-        head = self.parser.send(request)
-        if isinstance(body, bytes | None) and not (expect_continue and body):
-            await self._send(self._whole_body(head, body or b""), limits)
+        parser = self.parser
+        head = parser.send(request)
+        if body is None or (isinstance(body, bytes) and not (expect_continue and body)):
+            await self._send(self._whole_body(head, body), limits)
             return None
         await self._send(head, limits)
         if expect_continue and body:
@@ -89,20 +201,22 @@ class ClientConnection:
             if early is not None:
                 return early
         if isinstance(body, bytes):
-            await self._send(self.parser.send(h11.Data(data=body)), limits)
-        elif body is not None:
+            await self._send(parser.send(h11.Data(data=body)), limits)
+        else:
             async for chunk in body:
                 if chunk:
-                    await self._send(self.parser.send(h11.Data(data=chunk)), limits)
-        await self._send(self.parser.send(h11.EndOfMessage()), limits)
+                    await self._send(parser.send(h11.Data(data=chunk)), limits)
+        await self._send(parser.send(_END_OF_MESSAGE), limits)
         return None
 
-    def _whole_body(self, head: bytes | None, body: bytes) -> bytes:
+    def _whole_body(self, head: bytes | None, body: bytes | None) -> bytes:
         """Head, body and end of a small request as one write (one syscall)."""
-        parts = [head or b""]
-        if body:
-            parts.append(self.parser.send(h11.Data(data=body)) or b"")
-        parts.append(self.parser.send(h11.EndOfMessage()) or b"")
+        parser = self.parser
+        if not body:
+            end = parser.send(_END_OF_MESSAGE)
+            return head + end if head and end else head or end or b""
+        parts = [head or b"", parser.send(h11.Data(data=body)) or b""]
+        parts.append(parser.send(_END_OF_MESSAGE) or b"")
         return b"".join(parts)
 
     async def _await_continue(self, limits: Timeout) -> h11.Response | None:
@@ -114,7 +228,7 @@ class ClientConnection:
 
     async def receive_head(self, limits: Timeout) -> h11.Response:
         """The final response head (1xx interim responses are skipped, a few)."""
-        for _ in range(MAX_INTERIM_RESPONSES + 1):
+        while self._interim <= MAX_INTERIM_RESPONSES:
             event = await self._next_event(limits)
             if not isinstance(event, (h11.Response, h11.InformationalResponse)):
                 raise self._error(ProtocolError, f"unexpected {type(event).__name__}", "read")
@@ -122,23 +236,16 @@ class ClientConnection:
                 message = f"unsupported HTTP version {event.http_version.decode()}"
                 raise self._error(ProtocolError, message, "read")
             if isinstance(event, h11.Response):
-                for name, value in event.headers:
-                    if name == b"content-length":
-                        self._body_expected = int(value)
+                self._head = event
                 return event
+            self._interim += 1
         # Each interim response is activity, so the read timeout would never end this.
         message = f"more than {MAX_INTERIM_RESPONSES} interim (1xx) responses"
         raise self._error(ProtocolError, message, "read")
 
-    async def receive_chunk(self, limits: Timeout) -> bytes:
-        """The next piece of the response body, ``b""`` at its end."""
-        event = await self._next_event(limits)
-        if isinstance(event, h11.Data):
-            self._body_received += len(event.data)
-            return bytes(event.data)
-        if isinstance(event, h11.EndOfMessage):
-            return b""
-        raise self._error(ProtocolError, f"unexpected {type(event).__name__}", "read")
+    def body(self, limits: Timeout) -> ResponseBody:
+        """The body of the response whose head :meth:`receive_head` returned."""
+        return ResponseBody(self, limits)
 
     async def _next_event(self, limits: Timeout) -> Any:
         parser = self.parser
@@ -151,37 +258,102 @@ class ClientConnection:
                 cut_short = state if parser.trailing_data[1] else h11.ERROR
                 raise self._protocol_error(str(error), state=cut_short) from error
             if event is not h11.NEED_DATA:
-                if isinstance(event, h11.ConnectionClosed):
+                if type(event) is h11.ConnectionClosed:
                     raise self._protocol_error("the server closed the connection")
                 return event
-            data = await self._receive(limits)
-            parser.receive_data(data)
+            # h11 copies what it is given into its buffer: a bytearray is fine.
+            parser.receive_data(cast(bytes, await self._receive(limits)))
 
-    async def _receive(self, limits: Timeout) -> bytes:
-        def message() -> str:
-            return f"no data for {limits.read}s while reading the response"
-
-        with phase_limit(limits.read, ReadTimeout, message, phase="read", **self._context):
-            try:
-                data = await self.stream.receive_some(RECEIVE_SIZE)
-            except _TRANSPORT_ERRORS as error:
-                raise self._protocol_error(f"the connection broke: {error}") from error
+    async def _receive(self, limits: Timeout) -> bytes | bytearray:
+        seconds = limits.read
+        scope = self._scope
+        if scope is not None:  # inside ``exchange``: move its deadline
+            self._rearm(scope, seconds, "read")
+            data = await self._receive_some()
+        elif seconds is None or (seconds > 0 and self._ready()):
+            # No limit, or data (or EOF) already waiting: this receive cannot wait.
+            data = await self._receive_some()
+        else:
+            # A scope per receive: ``read`` limits each silence, not the total.
+            with trio.CancelScope(relative_deadline=seconds) as scope:
+                data = await self._receive_some()
+            if scope.cancelled_caught:
+                message = f"no data for {seconds}s while reading the response"
+                raise self._error(ReadTimeout, message, "read")
         if data:
             self._received_any = True
-        return bytes(data)
+        return data
 
     async def _send(self, data: bytes | None, limits: Timeout) -> None:
         if not data:
             return
+        seconds = limits.write
+        if seconds is None:
+            await self._send_all(data)
+            return
+        with trio.CancelScope(relative_deadline=seconds) as scope:
+            await self._send_all(data)
+        if scope.cancelled_caught:
+            message = f"the server accepted no data for {seconds}s"
+            raise self._error(WriteTimeout, message, "write")
 
-        def message() -> str:
-            return f"the server accepted no data for {limits.write}s"
-
-        with phase_limit(limits.write, WriteTimeout, message, phase="write", **self._context):
+    # -- the transport -----------------------------------------------------
+    async def _receive_some(self) -> bytes | bytearray:
+        """One receive (no time limit of its own); a broken transport raises ProtocolError."""
+        try:
+            plain = self._plain
+            if plain is None:
+                return await self.stream.receive_some(RECEIVE_SIZE)
             try:
+                return await plain.recv(RECEIVE_SIZE)
+            except OSError as error:
+                raise _stream_error(error)  # noqa: B904 -- chained as trio chains it
+        except _TRANSPORT_ERRORS as error:
+            raise self._protocol_error(f"the connection broke: {error}") from error
+
+    async def _send_all(self, data: bytes) -> None:
+        """Send all of ``data`` (no time limit of its own); a broken transport: ProtocolError."""
+        try:
+            plain = self._plain
+            if plain is None:
                 await self.stream.send_all(data)
-            except _TRANSPORT_ERRORS as error:
-                raise self._protocol_error(f"the connection broke: {error}", "write") from error
+                return
+            try:
+                with memoryview(data) as view:
+                    sent = 0
+                    while sent < len(view):
+                        with view[sent:] as rest:
+                            sent += await plain.send(rest)
+            except OSError as error:
+                raise _stream_error(error)  # noqa: B904 -- chained as trio chains it
+        except _TRANSPORT_ERRORS as error:
+            raise self._protocol_error(f"the connection broke: {error}", "write") from error
+
+    def _ready(self) -> bool:
+        """Whether a receive would return at once: data (or EOF) waits on a plain TCP socket.
+
+        trio's socket receive only waits when the socket has nothing to
+        read, so a scope around such a receive could never expire.
+        """
+        plain = self._plain
+        return plain is not None and bool(plain.is_readable())
+
+    def _rearm(self, scope: trio.CancelScope, seconds: float | None, phase: str) -> None:
+        """Limit the coming wait to ``seconds`` under ``exchange``'s scope.
+
+        Exactly as entering a fresh ``CancelScope(relative_deadline=seconds)``
+        would: a limit already over (``0``) cancels at once.
+        """
+        if scope.cancel_called:
+            raise _ScopeSpent
+        self._waiting = phase
+        if seconds is None:
+            scope.deadline = math.inf
+            return
+        now = trio.current_time()
+        scope.deadline = deadline = now + seconds
+        if now >= deadline:
+            scope.cancel()
 
     def _protocol_error(
         self, message: str, phase: str = "read", *, state: object = None
@@ -189,19 +361,29 @@ class ClientConnection:
         if not self._received_any:
             return self._error(ConnectionLost, f"no response: {message}", phase)
         if (state or self.parser.their_state) is h11.SEND_BODY:
-            received, expected = self._body_received, self._body_expected
+            received, expected = self._body_received, self._expected_length()
             of = f" of {expected}" if expected is not None else ""
             return IncompleteBody(
                 f"the response body was cut short after {received}{of} bytes: {message}",
                 received=received,
                 expected=expected,
                 phase=phase,
-                **self._context,
+                method=self._method,
+                url=self._url,
             )
         return self._error(ProtocolError, message, phase)
 
+    def _expected_length(self) -> int | None:
+        """The final response's Content-Length (for error messages), if it gave one."""
+        expected = None
+        if self._head is not None:
+            for name, value in self._head.headers:
+                if name == b"content-length":
+                    expected = int(value)
+        return expected
+
     def _error(self, kind: type[E], message: str, phase: str) -> E:
-        return kind(message, phase=phase, **self._context)
+        return kind(message, phase=phase, method=self._method, url=self._url)
 
     # -- reuse -------------------------------------------------------------
     def reusable(self) -> bool:
@@ -217,12 +399,65 @@ class ClientConnection:
 
     def looks_closed(self) -> bool:
         """An idle connection with something to read was closed by the server (or is broken)."""
-        stream = self.stream
-        while isinstance(stream, trio.SSLStream):
-            stream = stream.transport_stream
-        sock = getattr(stream, "socket", None)
+        sock = self._socket
         return sock is not None and bool(sock.is_readable())
 
     async def aclose(self) -> None:
         """Close the connection (forcefully: nobody waits for a polite goodbye)."""
         await trio.aclose_forcefully(self.stream)
+
+
+class ResponseBody:
+    """The body of the response in progress on a connection: iterate it once.
+
+    Yields each piece of the body as h11 framed it (at most
+    :data:`RECEIVE_SIZE` bytes), then stops at the end of the message; every
+    wait for data is limited by ``Timeout.read``.
+    """
+
+    __slots__ = ("_connection", "_done", "_limits")
+
+    def __init__(self, connection: ClientConnection, limits: Timeout) -> None:
+        self._connection = connection
+        self._limits = limits
+        self._done = False
+
+    def __aiter__(self) -> AsyncIterator[bytes]:
+        return self
+
+    async def aclose(self) -> None:
+        """Stop iterating (so ``contextlib.aclosing`` works); the connection is not reused."""
+        self._done = True
+
+    async def __anext__(self) -> bytes:
+        if self._done:
+            raise StopAsyncIteration
+        connection = self._connection
+        event = await connection._next_event(self._limits)
+        if type(event) is h11.Data:
+            data = event.data
+            connection._body_received += len(data)
+            return bytes(data)
+        if type(event) is h11.EndOfMessage:
+            self._done = True
+            raise StopAsyncIteration
+        raise connection._error(ProtocolError, f"unexpected {type(event).__name__}", "read")
+
+    async def read_all(self) -> bytes:
+        """The rest of the body, whole (what iterating and joining would give)."""
+        chunks = []
+        if not self._done:
+            connection = self._connection
+            while True:
+                event = await connection._next_event(self._limits)
+                if type(event) is h11.Data:
+                    data = event.data
+                    connection._body_received += len(data)
+                    chunks.append(data)
+                elif type(event) is h11.EndOfMessage:
+                    self._done = True
+                    break
+                else:
+                    message = f"unexpected {type(event).__name__}"
+                    raise connection._error(ProtocolError, message, "read")
+        return b"".join(chunks)

@@ -9,7 +9,8 @@ from http import HTTPStatus
 from typing import Any, final
 
 from ._body_iter import BodyIterator
-from ._decoders import decoder_for
+from ._client_connection import ResponseBody
+from ._decoders import ContentDecoder, decoder_for
 from ._errors import HTTPStatusError
 from ._headers import Headers, HeadersLike
 from ._producer import Producer
@@ -115,7 +116,10 @@ class Response:
         A streamed body can be iterated once; a read body is yielded whole.
         Stopping early is fine: the iterator holds nothing to clean up.
         """
-        return BodyIterator(self._claim_body(), method=self._method, url=self.url or None)
+        body = self._claim_body()
+        if isinstance(body, ResponseBody):
+            return body  # the client's body as it arrives: no wrapper needed
+        return BodyIterator(body, method=self._method, url=self.url or None)
 
     def iter_bytes(self) -> AsyncIterator[bytes]:
         """The body chunk by chunk, gzip/deflate decoded when the client decompresses.
@@ -124,13 +128,20 @@ class Response:
         the decoded total at most the client's ``max_decompressed_bytes``
         (more raises :class:`ProtocolError`).
         """
-        decoder = None
+        decoder = self._decoder()
+        body = self._claim_body()
+        if decoder is None and isinstance(body, ResponseBody):
+            return body  # the client's body as it arrives: no wrapper needed
+        context = {"method": self._method, "url": self.url or None}
+        return BodyIterator(body, decoder, **context)
+
+    def _decoder(self) -> ContentDecoder | None:
+        """The decoder ``iter_bytes`` applies (``None``: the body is given as it came)."""
         if self._decompress and not isinstance(self.body, bytes):
             # Several field lines form one list, in order (RFC 9110 §5.3).
             encoding = ", ".join(self.headers.get_all("content-encoding"))
-            decoder = decoder_for(encoding, max_decoded=self._max_decoded)
-        context = {"method": self._method, "url": self.url or None}
-        return BodyIterator(self._claim_body(), decoder, **context)
+            return decoder_for(encoding, max_decoded=self._max_decoded)
+        return None
 
     def _claim_body(self) -> AsyncIterable[bytes] | bytes:
         body = self.body
@@ -146,7 +157,14 @@ class Response:
     async def read(self) -> bytes:
         """Read the whole body (decoded) into :attr:`content` and return it."""
         if not isinstance(self.body, bytes):
-            self.body = b"".join([chunk async for chunk in self.iter_bytes()])
+            decoder = self._decoder()
+            body = self._claim_body()
+            if decoder is None and isinstance(body, ResponseBody):
+                self.body = await body.read_all()  # a client's plain body: no iterator needed
+            else:
+                context = {"method": self._method, "url": self.url or None}
+                chunks = BodyIterator(body, decoder, **context)
+                self.body = b"".join([chunk async for chunk in chunks])
         return self.body
 
     @property
