@@ -66,7 +66,15 @@ class HTTPError(Exception):
         return self._describe()
 
     def with_context(self, *, method: str | None, url: str | None) -> HTTPError:
-        """This error, naming ``method`` and ``url`` if it did not already."""
+        """This error, naming ``method`` and ``url`` if it did not already.
+
+        Args:
+            method: the request method, kept unless the error named one.
+            url: the request URL, kept unless the error named one.
+
+        Returns:
+            The same error, its message rebuilt.
+        """
         self.method = self.method or method
         self.url = self.url or url
         self.args = (self._describe(),)
@@ -85,27 +93,45 @@ def _rebuild(cls: type[HTTPError], args: tuple[Any, ...], state: dict[str, Any])
 
 
 class ConnectError(HTTPError):
-    """The connection could not be opened: DNS, refused, unreachable, TLS."""
+    """The connection could not be opened: DNS, refused, unreachable, TLS.
+
+    Constructor arguments: those of :class:`HTTPError`.
+    """
 
 
 class ConnectTimeout(HTTPError, TimeoutError):
-    """Opening the connection (TCP and TLS) took longer than ``Timeout.connect``."""
+    """Opening the connection (TCP and TLS) took longer than ``Timeout.connect``.
+
+    Constructor arguments: those of :class:`HTTPError`.
+    """
 
 
 class ReadTimeout(HTTPError, TimeoutError):
-    """The peer sent nothing for longer than ``Timeout.read`` (inactivity, not a total)."""
+    """The peer sent nothing for longer than ``Timeout.read`` (inactivity, not a total).
+
+    Constructor arguments: those of :class:`HTTPError`.
+    """
 
 
 class WriteTimeout(HTTPError, TimeoutError):
-    """The peer accepted no data for longer than ``Timeout.write``."""
+    """The peer accepted no data for longer than ``Timeout.write``.
+
+    Constructor arguments: those of :class:`HTTPError`.
+    """
 
 
 class PoolTimeout(HTTPError, TimeoutError):
-    """No connection slot became free within ``Timeout.pool``."""
+    """No connection slot became free within ``Timeout.pool``.
+
+    Constructor arguments: those of :class:`HTTPError`.
+    """
 
 
 class ProtocolError(HTTPError):
-    """The peer broke HTTP/1.1 (malformed message, unexpected data)."""
+    """The peer broke HTTP/1.1 (malformed message, unexpected data).
+
+    Constructor arguments: those of :class:`HTTPError`.
+    """
 
 
 class IncompleteBody(ProtocolError):
@@ -152,11 +178,17 @@ class TooManyRedirects(HTTPError):
 
 
 class InvalidURL(HTTPError, ValueError):
-    """The URL cannot be used: malformed, no host, bad port."""
+    """The URL cannot be used: malformed, no host, bad port.
+
+    Constructor arguments: those of :class:`HTTPError`.
+    """
 
 
 class UnsupportedScheme(InvalidURL):
-    """The URL's scheme is not one trio_webkit speaks."""
+    """The URL's scheme is not one trio_webkit speaks.
+
+    Constructor arguments: those of :class:`HTTPError`.
+    """
 
 
 class HTTPStatusError(HTTPError):

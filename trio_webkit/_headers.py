@@ -61,6 +61,14 @@ class Headers:
 
     Iterating yields the distinct names (lower-cased), like a dict;
     :meth:`items` yields every field in order with its original spelling.
+
+    Args:
+        headers: a mapping, an iterable of ``(name, value)`` pairs, another
+            :class:`Headers` (copied), or ``None`` for none.
+
+    Raises:
+        ValueError: a name is not a token, or a value holds CR, LF, NUL or
+            another control character.
     """
 
     __slots__ = ("_fields", "_raw")
