@@ -205,7 +205,7 @@ class Server:
             except trio.WouldBlock:
                 await self._slots.acquire()
             try:
-                stream = await listener.accept()
+                stream, client = await _accept(listener)
             except OSError as error:
                 self._slots.release()
                 if error.errno not in _RESOURCE_ERRORS:
@@ -219,9 +219,11 @@ class Server:
                 self._slots.release()
                 raise
             pausing = False
-            connections.start_soon(self._serve_connection, stream)
+            connections.start_soon(self._serve_connection, stream, client)
 
-    async def _serve_connection(self, stream: trio.abc.Stream) -> None:
+    async def _serve_connection(
+        self, stream: trio.abc.Stream, client: tuple[str, int] | None
+    ) -> None:
         state = self._state
         state.connections_open += 1
         state.connections_total += 1
@@ -232,15 +234,52 @@ class Server:
                 self.config,
                 state=state,
                 timekeeper=self._timekeeper,
-                client=peer_address(stream),
+                client=client,
                 scheme="https" if isinstance(stream, trio.SSLStream) else "http",
             )
         except Exception as error:  # incl. ExceptionGroup; Cancelled passes
-            log.error("connection from %s failed", peer_address(stream), exc_info=error)
+            log.error("connection from %s failed", client, exc_info=error)
         finally:
             state.connections_open -= 1
             self._slots.release()
             await trio.aclose_forcefully(stream)
+
+
+#: accept() errors that concern one connection, not the listener (as trio's own list).
+_CONNECTION_ACCEPT_ERRORS = frozenset(
+    getattr(errno, name)
+    for name in (
+        "EPERM", "ECONNABORTED", "EPROTO", "ENETDOWN", "ENOPROTOOPT", "EHOSTDOWN",
+        "ENONET", "EHOSTUNREACH", "EOPNOTSUPP", "ENETUNREACH",
+    )
+    if hasattr(errno, name)
+)  # fmt: skip
+_CLOSED_LISTENER_ERRORS = frozenset({errno.EBADF, errno.ENOTSOCK})
+
+
+async def _accept(
+    listener: trio.abc.Listener[Any],
+) -> tuple[trio.abc.Stream, tuple[str, int] | None]:
+    """The next connection and its peer's address.
+
+    A plain TCP listener is accepted from directly, what
+    :meth:`trio.SocketListener.accept` does, keeping the address that
+    ``accept()`` returns anyway instead of asking for it again.
+    """
+    if type(listener) is not trio.SocketListener:
+        stream = await listener.accept()
+        return stream, peer_address(stream)
+    while True:
+        try:
+            sock, address = await listener.socket.accept()
+        except OSError as error:
+            if error.errno in _CLOSED_LISTENER_ERRORS:
+                raise trio.ClosedResourceError from None
+            if error.errno not in _CONNECTION_ACCEPT_ERRORS:
+                raise
+        else:
+            inet = sock.family in (socket.AF_INET, socket.AF_INET6)
+            return trio.SocketStream(sock), (address[0], address[1]) if inet else None
 
 
 def peer_address(stream: trio.abc.Stream) -> tuple[str, int] | None:
