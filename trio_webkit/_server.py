@@ -29,6 +29,7 @@ from __future__ import annotations
 
 import errno
 import logging
+import math
 import socket
 import ssl
 from collections.abc import Callable, Sequence
@@ -46,6 +47,9 @@ log = logging.getLogger("trio_webkit.server")
 #: Errors of ``accept()`` that mean "out of resources for now": wait, retry.
 _RESOURCE_ERRORS = {errno.EMFILE, errno.ENFILE, errno.ENOMEM, errno.ENOBUFS}
 _RESOURCE_PAUSE = 0.1
+#: A burst of resource errors (logged once) ends after this long without one:
+#: while the backlog drains, accepts and errors can alternate.
+_BURST_QUIET = 1.0
 
 
 @final
@@ -198,7 +202,8 @@ class Server:
     async def _accept_loop(
         self, listener: trio.abc.Listener[Any], connections: trio.Nursery
     ) -> None:
-        pausing = False
+        pausing = False  # in a burst of resource errors
+        last_failure = -math.inf
         while True:
             try:  # accept() checkpoints anyway: wait here only when at the limit
                 self._slots.acquire_nowait()
@@ -213,12 +218,14 @@ class Server:
                 if not pausing:
                     log.error("accept() failed (%s); pausing briefly", errno.errorcode[error.errno])
                 pausing = True
+                last_failure = trio.current_time()
                 await trio.sleep(_RESOURCE_PAUSE)
                 continue
             except BaseException:
                 self._slots.release()
                 raise
-            pausing = False
+            if pausing and trio.current_time() - last_failure > _BURST_QUIET:
+                pausing = False
             connections.start_soon(self._serve_connection, stream, client)
 
     async def _serve_connection(

@@ -254,6 +254,46 @@ async def test_max_connections_pauses_accepting(
     await second.aclose()
 
 
+async def test_emfile_between_accepts_is_one_burst_until_a_quiet_second(
+    autojump_clock: trio.testing.MockClock,
+    nursery: trio.Nursery,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """Failures, a success, failures again within a second: one log line.
+    After a quiet second, a new failure is a new burst: a second line."""
+    import errno
+
+    class FlakyListener(MemoryListener):
+        failures = 0
+
+        async def accept(self) -> trio.abc.Stream:
+            if self.failures:
+                self.failures -= 1
+                raise OSError(errno.EMFILE, "Too many open files")
+            return await super().accept()
+
+    async def one_request() -> None:
+        stream = await listener.connect()
+        await stream.send_all(b"GET / HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
+        assert status_of(await read_until_closed(stream)) == 200
+
+    def emfile_lines() -> int:
+        return sum("EMFILE" in record.getMessage() for record in caplog.records)
+
+    listener = FlakyListener()
+    nursery.start_soon(Server(hello, config()).serve_listeners, [listener])
+    listener.failures = 3
+    await one_request()
+    listener.failures = 3  # again, at once: the same burst
+    await one_request()
+    assert emfile_lines() == 1
+    await trio.sleep(2)  # quiet
+    await one_request()
+    listener.failures = 3
+    await one_request()
+    assert emfile_lines() == 2
+
+
 async def test_out_of_file_descriptors_pauses_accepting_instead_of_crashing(
     autojump_clock: trio.testing.MockClock,
     nursery: trio.Nursery,
