@@ -7,6 +7,7 @@ task at a resolution of 0.1 s (never early, at most two ticks late).
 
 from __future__ import annotations
 
+import errno
 from collections.abc import AsyncIterator
 
 import pytest
@@ -254,6 +255,28 @@ async def test_max_connections_pauses_accepting(
     await second.aclose()
 
 
+class ExhaustedListener(MemoryListener):
+    """Its next ``failures`` accepts fail with EMFILE, as a process out of fds."""
+
+    failures = 0
+
+    async def accept(self) -> trio.abc.Stream:
+        if self.failures:
+            self.failures -= 1
+            raise OSError(errno.EMFILE, "Too many open files")
+        return await super().accept()
+
+
+async def close_request_answered(listener: ExhaustedListener) -> None:
+    stream = await listener.connect()
+    await stream.send_all(b"GET / HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
+    assert status_of(await read_until_closed(stream)) == 200
+
+
+def emfile_lines(caplog: pytest.LogCaptureFixture) -> int:
+    return sum("EMFILE" in record.getMessage() for record in caplog.records)
+
+
 async def test_emfile_between_accepts_is_one_burst_until_a_quiet_second(
     autojump_clock: trio.testing.MockClock,
     nursery: trio.Nursery,
@@ -261,37 +284,18 @@ async def test_emfile_between_accepts_is_one_burst_until_a_quiet_second(
 ) -> None:
     """Failures, a success, failures again within a second: one log line.
     After a quiet second, a new failure is a new burst: a second line."""
-    import errno
-
-    class FlakyListener(MemoryListener):
-        failures = 0
-
-        async def accept(self) -> trio.abc.Stream:
-            if self.failures:
-                self.failures -= 1
-                raise OSError(errno.EMFILE, "Too many open files")
-            return await super().accept()
-
-    async def one_request() -> None:
-        stream = await listener.connect()
-        await stream.send_all(b"GET / HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
-        assert status_of(await read_until_closed(stream)) == 200
-
-    def emfile_lines() -> int:
-        return sum("EMFILE" in record.getMessage() for record in caplog.records)
-
-    listener = FlakyListener()
+    listener = ExhaustedListener()
     nursery.start_soon(Server(hello, config()).serve_listeners, [listener])
     listener.failures = 3
-    await one_request()
+    await close_request_answered(listener)
     listener.failures = 3  # again, at once: the same burst
-    await one_request()
-    assert emfile_lines() == 1
+    await close_request_answered(listener)
+    assert emfile_lines(caplog) == 1
     await trio.sleep(2)  # quiet
-    await one_request()
+    await close_request_answered(listener)
     listener.failures = 3
-    await one_request()
-    assert emfile_lines() == 2
+    await close_request_answered(listener)
+    assert emfile_lines(caplog) == 2
 
 
 async def test_out_of_file_descriptors_pauses_accepting_instead_of_crashing(
@@ -299,24 +303,11 @@ async def test_out_of_file_descriptors_pauses_accepting_instead_of_crashing(
     nursery: trio.Nursery,
     caplog: pytest.LogCaptureFixture,
 ) -> None:
-    import errno
-
-    class ExhaustedListener(MemoryListener):
-        failures = 5
-
-        async def accept(self) -> trio.abc.Stream:
-            if self.failures:
-                self.failures -= 1
-                raise OSError(errno.EMFILE, "Too many open files")
-            return await super().accept()
-
     listener = ExhaustedListener()
+    listener.failures = 5
     server = Server(hello, config())
     nursery.start_soon(server.serve_listeners, [listener])
-    stream = await listener.connect()
-    await stream.send_all(b"GET / HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
-    assert status_of(await read_until_closed(stream)) == 200
+    await close_request_answered(listener)
     assert listener.failures == 0
-    emfile_lines = [r for r in caplog.records if "EMFILE" in r.getMessage()]
-    assert len(emfile_lines) == 1  # one log line per burst, not one per failure
+    assert emfile_lines(caplog) == 1  # one log line per burst, not one per failure
     await server.shutdown()
