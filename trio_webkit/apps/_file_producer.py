@@ -60,10 +60,19 @@ def file_producer(path: Path, start: int, length: int, chunk_size: int) -> Produ
     return produce
 
 
+def open_for_reading(path: Path) -> int:
+    """A read-only descriptor of ``path`` (blocking: call it in a worker thread).
+
+    ``O_NONBLOCK`` so that a FIFO put where a file was cannot hang the
+    worker waiting for a writer; it changes nothing for regular files.
+    """
+    return os.open(path, os.O_RDONLY | os.O_NONBLOCK | getattr(os, "O_CLOEXEC", 0))
+
+
 def _open_and_read(
     path: Path, start: int, length: int, chunk_size: int, count: int
 ) -> tuple[int, tuple[list[bytes], OSError | None]]:
-    fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | getattr(os, "O_CLOEXEC", 0))
+    fd = open_for_reading(path)
     try:
         return fd, _read_chunks(fd, start, length, chunk_size, count)
     except BaseException:

@@ -37,7 +37,7 @@ from ._conditional import (
     not_modified,
     parse_range,
 )
-from ._file_producer import file_producer
+from ._file_producer import file_producer, open_for_reading
 from ._listing import Entry, render_listing
 from ._paths import PathRejected, request_segments, resolve
 
@@ -140,9 +140,14 @@ class FileServer:
         return self._file(request, found)
 
     def _lookup(self, segments: list[str], read_small: bool) -> _Found | None:
-        """Resolve and stat, and read a small file (in a worker thread).
+        """What the request path names (in a worker thread); None when it cannot be served."""
+        return self._find(segments, segments[-1] if segments else self.root.name, read_small)
 
-        None when it cannot be served.
+    def _find(self, segments: list[str], name: str, read_small: bool) -> _Found | None:
+        """Resolve and stat ``segments``, and read a small regular file if asked.
+
+        None (a 404) when nothing servable is there; any other OSError is
+        the server's trouble (a 500) and propagates.
         """
         try:
             path = resolve(
@@ -151,7 +156,7 @@ class FileServer:
                 follow_symlinks=self.follow_symlinks,
                 show_hidden=self.show_hidden,
             )
-            found = _Found(path, path.stat(), segments[-1] if segments else path.name)
+            found = _Found(path, path.stat(), name)
             if read_small and stat.S_ISREG(found.stat.st_mode):
                 return self._with_small_content(found)
             return found
@@ -170,10 +175,7 @@ class FileServer:
         """
         if found.stat.st_size > self.chunk_size:
             return found
-        # O_NONBLOCK: if a FIFO replaced the file since the stat, open returns
-        # at once instead of waiting for a writer (no effect on regular files).
-        flags = os.O_RDONLY | os.O_NONBLOCK | getattr(os, "O_CLOEXEC", 0)
-        fd = os.open(found.path, flags)
+        fd = open_for_reading(found.path)
         try:
             info = os.fstat(fd)
             if not stat.S_ISREG(info.st_mode) or info.st_size > self.chunk_size:
@@ -209,21 +211,9 @@ class FileServer:
 
     def _lookup_index(self, directory: Path) -> _Found | None:
         assert self.index is not None
-        try:
-            path = resolve(
-                self.root,
-                [*directory.relative_to(self.root).parts, self.index],
-                follow_symlinks=self.follow_symlinks,
-                show_hidden=self.show_hidden,
-            )
-            found = _Found(path, path.stat(), self.index)
-        except (PathRejected, ValueError):
-            return None
-        except OSError as error:
-            if error.errno in _NOT_SERVABLE:
-                return None
-            raise
-        return found if stat.S_ISREG(found.stat.st_mode) else None
+        segments = [*directory.relative_to(self.root).parts, self.index]
+        found = self._find(segments, self.index, read_small=False)
+        return found if found is not None and stat.S_ISREG(found.stat.st_mode) else None
 
     def _entries(self, directory: Path) -> list[Entry]:
         """What the listing shows: exactly the names a request would be served."""
