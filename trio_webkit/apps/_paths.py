@@ -154,13 +154,13 @@ def resolve(
         _check_segment(segment)
         if not show_hidden and segment.startswith("."):
             raise PathRejected("hidden")
-    path = root.joinpath(*segments)
-    if not path.is_relative_to(root):  # cannot happen after the checks above
-        raise PathRejected("outside root")
+    # String joins, not pathlib's: this runs for every request, and a plain
+    # name checked above can only add a level below the root.
+    path = os.path.join(root, *segments)
     if follow_symlinks:
         return _real_path_inside(root, path, show_hidden=show_hidden)
     _refuse_symlinks(root, segments)
-    return path
+    return Path(path)
 
 
 def _refuse_symlinks(root: Path, segments: Sequence[str]) -> None:
@@ -180,7 +180,7 @@ def _refuse_symlinks(root: Path, segments: Sequence[str]) -> None:
             raise PathRejected("symlink")
 
 
-def _real_path_inside(root: Path, path: Path, *, show_hidden: bool) -> Path:
+def _real_path_inside(root: Path, path: str, *, show_hidden: bool) -> Path:
     """The real path of ``path`` if it is ``root`` or below it (and visible)."""
     try:
         # os.path.realpath (not Path.resolve) because it never raises on loops:

@@ -9,14 +9,17 @@ body comes from a producer task reading ``chunk_size`` pieces in a worker
 thread into the response's bounded channel, so a slow client parks it.
 Every filesystem call runs in a thread: the event loop never waits for
 the disk. A thread trip costs more than the rest of a small request, so a
-GET makes one: the worker that finds the file also reads it when it fits
-in one chunk (sent with the head, no producer needed); a larger file
-streams from the producer.
+GET makes at most one: the worker that finds the file also reads it when
+it fits in one chunk (sent with the head, no producer needed); a larger
+file streams from the producer. Concurrent requests share trips
+(:class:`._thread_batch.ThreadBatch`): the lookups queued while one trip
+is out all go on the next.
 """
 
 from __future__ import annotations
 
 import errno
+import functools
 import mimetypes
 import os
 import stat
@@ -26,7 +29,6 @@ from typing import final
 import attrs
 import trio
 
-from .._headers import Headers
 from .._httpdate import format_http_date
 from .._request import Request
 from .._response import Response
@@ -40,6 +42,7 @@ from ._conditional import (
 from ._file_producer import file_producer, open_for_reading
 from ._listing import Entry, render_listing
 from ._paths import PathRejected, request_segments, resolve
+from ._thread_batch import ThreadBatch
 
 _ALLOWED = "GET, HEAD"
 #: Errors that mean "nothing to serve here" (404); any other OSError is a 500.
@@ -106,6 +109,8 @@ class FileServer:
         self.index = index
         self.follow_symlinks = follow_symlinks
         self.show_hidden = show_hidden
+        # Concurrent requests share worker-thread trips for their lookups.
+        self._lookups = ThreadBatch(self._lookup)
 
     async def __call__(self, request: Request) -> Response:
         """Answer one request (see the class docstring).
@@ -128,7 +133,7 @@ class FileServer:
             segments = request_segments(request.raw_path)
         except PathRejected:
             return _not_found()
-        found = await trio.to_thread.run_sync(self._lookup, segments, request.method == "GET")
+        found = await self._lookups.run((segments, request.method == "GET"))
         if found is None:
             return _not_found()
         if stat.S_ISDIR(found.stat.st_mode):
@@ -139,8 +144,12 @@ class FileServer:
             return _not_found()
         return self._file(request, found)
 
-    def _lookup(self, segments: list[str], read_small: bool) -> _Found | None:
-        """What the request path names (in a worker thread); None when it cannot be served."""
+    def _lookup(self, wanted: tuple[list[str], bool]) -> _Found | None:
+        """What the request path names (in a worker thread); None when it cannot be served.
+
+        ``wanted`` is the path's segments and whether to read a small file.
+        """
+        segments, read_small = wanted
         return self._find(segments, segments[-1] if segments else self.root.name, read_small)
 
     def _find(self, segments: list[str], name: str, read_small: bool) -> _Found | None:
@@ -156,7 +165,7 @@ class FileServer:
                 follow_symlinks=self.follow_symlinks,
                 show_hidden=self.show_hidden,
             )
-            found = _Found(path, path.stat(), name)
+            found = _Found(path, os.stat(path), name)
             if read_small and stat.S_ISREG(found.stat.st_mode):
                 return self._with_small_content(found)
             return found
@@ -185,7 +194,7 @@ class FileServer:
             os.close(fd)
         if len(content) != info.st_size:
             return found  # changed while read: the producer reads it again and checks
-        return attrs.evolve(found, stat=info, content=content)
+        return _Found(found.path, info, found.name, content)
 
     async def _directory(self, request: Request, path: Path) -> Response:
         if not request.raw_path.endswith("/"):
@@ -241,28 +250,26 @@ class FileServer:
     def _file(self, request: Request, found: _Found) -> Response:
         info = found.stat
         etag = make_etag(info.st_size, info.st_mtime_ns)
-        headers = Headers(
-            [
-                ("Content-Type", _content_type(found.name)),
-                ("Last-Modified", format_http_date(info.st_mtime)),
-                ("ETag", etag),
-                ("Accept-Ranges", "bytes"),
-            ]
-        )
+        validators = [
+            ("Last-Modified", _last_modified(info.st_mtime)),
+            ("ETag", etag),
+            ("Accept-Ranges", "bytes"),
+        ]
         if not_modified(request.headers, etag, info.st_mtime):
-            return Response(304, [(n, v) for n, v in headers.items() if n != "Content-Type"])
+            return Response(304, validators)
+        headers = [("Content-Type", _content_type(found.name)), *validators]
         size = info.st_size
         start, length, status = 0, size, 200
         if if_range_allows(request.headers, etag, info.st_mtime):
             wanted = parse_range(request.headers.get("range"), size)
             if isinstance(wanted, RangeNotSatisfiable):
-                headers["Content-Range"] = f"bytes */{size}"
+                headers.append(("Content-Range", f"bytes */{size}"))
                 return Response(416, headers, b"")
             if wanted is not None:
                 start, end = wanted
                 length, status = end - start + 1, 206
-                headers["Content-Range"] = f"bytes {start}-{end}/{size}"
-        headers["Content-Length"] = str(length)
+                headers.append(("Content-Range", f"bytes {start}-{end}/{size}"))
+        headers.append(("Content-Length", str(length)))
         if request.method == "HEAD" or length == 0:
             return Response(status, headers, b"")
         if found.content is not None:
@@ -271,6 +278,7 @@ class FileServer:
         return Response(status, headers, producer=producer)
 
 
+@functools.lru_cache(maxsize=1024)  # a pure function of the name, asked for on every request
 def _content_type(name: str) -> str:
     kind, encoding = mimetypes.guess_type(name)
     if kind is None or encoding is not None:  # e.g. .tar.gz: bytes, not text
@@ -278,6 +286,11 @@ def _content_type(name: str) -> str:
     if kind.startswith("text/") or kind in ("application/javascript", "application/json"):
         return f"{kind}; charset=utf-8"
     return kind
+
+
+@functools.lru_cache(maxsize=1024)  # a busy server sends the same few files' dates
+def _last_modified(mtime: float) -> str:
+    return format_http_date(mtime)
 
 
 def _text(status: int, body: str, headers: list[tuple[str, str]] | None = None) -> Response:
