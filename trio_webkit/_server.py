@@ -249,7 +249,7 @@ class Server:
         finally:
             state.connections_open -= 1
             self._slots.release()
-            await trio.aclose_forcefully(stream)
+            await _close(stream)
 
 
 #: accept() errors that concern one connection, not the listener (as trio's own list).
@@ -287,6 +287,20 @@ async def _accept(
         else:
             inet = sock.family in (socket.AF_INET, socket.AF_INET6)
             return trio.SocketStream(sock), (address[0], address[1]) if inet else None
+
+
+async def _close(stream: trio.abc.Stream) -> None:
+    """Close a finished connection at once, without waiting for the peer.
+
+    A plain socket is closed directly: that is all its ``aclose`` does, and
+    it spares the two cancel scopes of :func:`trio.aclose_forcefully` (and
+    a checkpoint) on every connection, which a ``Connection: close`` load
+    pays thousands of times a second.
+    """
+    if type(stream) is trio.SocketStream:
+        stream.socket.close()
+    else:
+        await trio.aclose_forcefully(stream)
 
 
 def peer_address(stream: trio.abc.Stream) -> tuple[str, int] | None:
