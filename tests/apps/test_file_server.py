@@ -550,6 +550,36 @@ async def test_index_file_is_served(site: Site) -> None:
 
 
 @fail_after(GUARD)
+async def test_an_index_larger_than_a_chunk_streams_whole(site: Site) -> None:
+    big = b"<!DOCTYPE html><title>big</title>" + b"x" * 5000 + b"\n"
+    (site.root / "sub" / "index.html").write_bytes(big)
+    async with running_server(FileServer(site.root, chunk_size=1024), CONFIG) as running:
+        response = await fetch(running.port, "/sub/")
+        small = await fetch(running.port, "/site/")
+    assert (response.status, response.body) == (200, big)
+    assert response.header(b"content-length") == str(len(big)).encode()
+    assert small.body == (site.root / "site" / "index.html").read_bytes()
+
+
+@pytest.mark.parametrize("follow", [False, True], ids=["no-follow", "follow"])
+@fail_after(GUARD)
+async def test_an_index_that_is_not_a_servable_file_gives_the_listing(
+    site: Site, follow: bool
+) -> None:
+    """An index symlinked out of the root, or a directory named like one: never served."""
+    (site.root / "sub" / "index.html").symlink_to(site.secret)
+    (site.root / "sub" / "deeper" / "index.html").mkdir()
+    server = FileServer(site.root, follow_symlinks=follow)
+    async with running_server(server, CONFIG) as running:
+        raw, linked = await exchange(running.port, "/sub/")
+        directory = await fetch(running.port, "/sub/deeper/")
+    assert linked.status == 200 and MARKER not in raw
+    assert "inner.txt" in [text for _, text in parse_page(linked.body.decode()).anchors]
+    assert directory.status == 200
+    assert "index.html/" in [text for _, text in parse_page(directory.body.decode()).anchors]
+
+
+@fail_after(GUARD)
 async def test_index_none_lists_instead(site: Site) -> None:
     async with running_server(FileServer(site.root, index=None), CONFIG) as running:
         response = await fetch(running.port, "/site/")

@@ -59,6 +59,16 @@ class _Found:
     stat: os.stat_result
     name: str  # the name asked for (a followed symlink's own, not its target's)
     content: bytes | None = None  # the whole file, read with ``stat`` when small
+    index: _Found | None = None  # a directory's index file, when asked for and there
+
+
+@attrs.frozen
+class _Wanted:
+    """One lookup for the worker thread: what a request asks for."""
+
+    segments: list[str]
+    read_small: bool  # read a file that fits in one chunk (a GET)
+    with_index: bool  # look for the index file too, if it is a directory
 
 
 @final
@@ -133,24 +143,34 @@ class FileServer:
             segments = request_segments(request.raw_path)
         except PathRejected:
             return _not_found()
-        found = await self._lookups.run((segments, request.method == "GET"))
+        with_index = self.index is not None and request.raw_path.endswith("/")
+        found = await self._lookups.run(_Wanted(segments, request.method == "GET", with_index))
         if found is None:
             return _not_found()
         if stat.S_ISDIR(found.stat.st_mode):
-            return await self._directory(request, found.path)
+            return await self._directory(request, found)
         if not stat.S_ISREG(found.stat.st_mode) or request.raw_path.endswith("/"):
             # Devices, sockets, fifos: never. A file asked for as a directory
             # ("/a.txt/") is not the file: one URL per file, as nginx does.
             return _not_found()
         return self._file(request, found)
 
-    def _lookup(self, wanted: tuple[list[str], bool]) -> _Found | None:
+    def _lookup(self, wanted: _Wanted) -> _Found | None:
         """What the request path names (in a worker thread); None when it cannot be served.
 
-        ``wanted`` is the path's segments and whether to read a small file.
+        A directory asked for with its trailing slash comes with its index
+        file, if it has one: one thread trip for both.
         """
-        segments, read_small = wanted
-        return self._find(segments, segments[-1] if segments else self.root.name, read_small)
+        segments = wanted.segments
+        name = segments[-1] if segments else self.root.name
+        found = self._find(segments, name, wanted.read_small)
+        if found is None or not wanted.with_index or not stat.S_ISDIR(found.stat.st_mode):
+            return found
+        assert self.index is not None
+        index = self._find([*segments, self.index], self.index, wanted.read_small)
+        if index is None or not stat.S_ISREG(index.stat.st_mode):
+            return found
+        return attrs.evolve(found, index=index)
 
     def _find(self, segments: list[str], name: str, read_small: bool) -> _Found | None:
         """Resolve and stat ``segments``, and read a small regular file if asked.
@@ -196,7 +216,7 @@ class FileServer:
             return found  # changed while read: the producer reads it again and checks
         return _Found(found.path, info, found.name, content)
 
-    async def _directory(self, request: Request, path: Path) -> Response:
+    async def _directory(self, request: Request, found: _Found) -> Response:
         if not request.raw_path.endswith("/"):
             # Relative to the request URL, so it works under a Router mount, and
             # "./" first so that neither "//host" nor "name:" can turn it into
@@ -204,25 +224,17 @@ class FileServer:
             last = request.raw_path.rsplit("/", 1)[-1]
             location = f"./{last}/" + (f"?{request.query}" if request.query else "")
             return _text(301, "301 Moved Permanently\n", [("Location", location)])
-        if self.index:
-            index = await trio.to_thread.run_sync(self._lookup_index, path)
-            if index is not None:
-                return self._file(request, index)
+        if found.index is not None:
+            return self._file(request, found.index)
         if not self.listing:
             return _text(403, "403 Forbidden\n")
-        entries = await trio.to_thread.run_sync(self._entries, path)
+        entries = await trio.to_thread.run_sync(self._entries, found.path)
         page = render_listing(request.path, entries)
         return Response(
             200,
             [("Content-Type", "text/html; charset=utf-8"), ("Cache-Control", "no-cache")],
             page,
         )
-
-    def _lookup_index(self, directory: Path) -> _Found | None:
-        assert self.index is not None
-        segments = [*directory.relative_to(self.root).parts, self.index]
-        found = self._find(segments, self.index, read_small=False)
-        return found if found is not None and stat.S_ISREG(found.stat.st_mode) else None
 
     def _entries(self, directory: Path) -> list[Entry]:
         """What the listing shows: exactly the names a request would be served."""
