@@ -1,6 +1,7 @@
 """Chapter 7: the task tree of a server that serves two requests and shuts down."""
 
 import trio
+import trio.testing
 
 import trio_webkit
 
@@ -77,6 +78,9 @@ async def main(tree: TaskTree) -> None:
                 tree.say(f"[{name}: GET /]")
                 response = await client.get(url)
                 tree.say(f"[{name}: {response.status} {response.text}]")
+            # Both connections are idle by now, or about to be: wait until
+            # they are, so that the picture is the same on every run.
+            await trio.testing.wait_all_tasks_blocked()
             tree.say("[main: await server.shutdown()]")
             await server.shutdown()
             tree.say("[main: shutdown() returned]")

@@ -20,15 +20,18 @@ class FileChanged(Exception):
 READ_AHEAD_BYTES = 256 * 1024
 
 
-def file_producer(path: Path, start: int, length: int, chunk_size: int) -> Producer:
+def file_producer(
+    path: Path, start: int, length: int, chunk_size: int, threads: trio.CapacityLimiter
+) -> Producer:
     """A producer sending ``length`` bytes of ``path`` from ``start``, ``chunk_size`` at a time.
 
     Every filesystem call runs in a worker thread, so a slow disk never
     blocks the event loop, and each thread trip does as much as it can:
     opening the file and reading its first chunks is one trip, then each
     trip reads up to :data:`READ_AHEAD_BYTES` in ``chunk_size`` pieces, which
-    are sent one by one. The bounded channel the server reads from parks
-    this producer while the client is slow. A file that ends early raises
+    are sent one by one, in at most ``threads``' worker threads at a time
+    (see :class:`.files.FileServer`). The bounded channel the server reads
+    from parks this producer while the client is slow. A file that ends early raises
     :class:`FileChanged`: the server then cuts the response short, so the
     client sees an error rather than a short success.
     """
@@ -36,7 +39,7 @@ def file_producer(path: Path, start: int, length: int, chunk_size: int) -> Produ
 
     async def produce(send: trio.MemorySendChannel[bytes]) -> None:
         fd, (chunks, failure) = await trio.to_thread.run_sync(
-            _open_and_read, path, start, length, chunk_size, per_trip
+            _open_and_read, path, start, length, chunk_size, per_trip, limiter=threads
         )
         try:
             offset, remaining = start, length
@@ -52,7 +55,7 @@ def file_producer(path: Path, start: int, length: int, chunk_size: int) -> Produ
                 if not chunks:
                     raise FileChanged(f"{path} ended {remaining} bytes early")
                 chunks, failure = await trio.to_thread.run_sync(
-                    _read_chunks, fd, offset, remaining, chunk_size, per_trip
+                    _read_chunks, fd, offset, remaining, chunk_size, per_trip, limiter=threads
                 )
         finally:
             os.close(fd)  # closing a regular file does not wait on the disk

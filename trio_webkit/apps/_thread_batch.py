@@ -58,13 +58,22 @@ class ThreadBatch(Generic[A, R]):
             raises goes to that call's caller only.
         max_batch: at most this many calls per trip, so that no caller
             waits behind an unbounded queue.
+        limiter: the worker threads the trips may use (trio's default
+            limiter when None).
     """
 
-    def __init__(self, function: Callable[[A], R], *, max_batch: int = 64) -> None:
+    def __init__(
+        self,
+        function: Callable[[A], R],
+        *,
+        max_batch: int = 64,
+        limiter: trio.CapacityLimiter | None = None,
+    ) -> None:
         if max_batch < 1:
             raise ValueError(f"max_batch must be positive, not {max_batch}")
         self._function = function
         self._max_batch = max_batch
+        self._limiter = limiter
         self._queue: list[_Call[A, R]] = []
         self._trip_out = False  # a leader is running a trip, or is being woken to
 
@@ -101,7 +110,7 @@ class ThreadBatch(Generic[A, R]):
         batch = [own, *self._queue[: self._max_batch - 1]]
         del self._queue[: len(batch) - 1]
         try:
-            await trio.to_thread.run_sync(self._run_all, batch)
+            await trio.to_thread.run_sync(self._run_all, batch, limiter=self._limiter)
         finally:
             # Cancelled before the trip began: the others go back, first in line.
             self._queue[:0] = [call for call in batch[1:] if not call.ran]
