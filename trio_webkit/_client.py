@@ -397,7 +397,8 @@ class Client:
             response.headers = Headers._from_wire(head.headers)
             response.url = text
             response._method = method
-            response._decompress = self.decompress
+            # Only a body that came with a Content-Encoding has anything to decode.
+            response._decompress = self.decompress and _names_an_encoding(head)
             response._max_decoded = self.max_decompressed_bytes
             return response, lease
 
@@ -488,6 +489,11 @@ def _parse_cached(url: str) -> tuple[URL, str]:
             _parsed_urls.clear()
         parsed = _parsed_urls[url] = (target, str(target))
     return parsed
+
+
+def _names_an_encoding(head: h11.Response) -> bool:
+    """Whether the response head has a Content-Encoding field."""
+    return any(name.lower() == b"content-encoding" for name, _ in head.headers.raw_items())
 
 
 def _as_timeout(timeout: TimeoutLike) -> Timeout:

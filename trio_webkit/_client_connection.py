@@ -21,37 +21,51 @@ the client retries once for idempotent requests on a reused connection.
 ``reusable()`` is true only when both sides finished the exchange cleanly;
 the pool then calls ``start_next_cycle``. Anything else closes it.
 
+A response h11 already parsed is not parsed again (:mod:`._response_cache`
+says why that is exact): ``exchange`` watches its request and the response's
+first receive, and either replays the events h11 gave for those very bytes
+before (then ``reusable()`` starts the next cycle with a fresh parser, once
+the replay was read to its end) or records h11's events, kept at
+``reusable()`` if h11 completed the exchange cleanly from that one receive.
+
+(Longer than most modules: the timeouts, the socket fast paths and the
+replay all serve the one exchange, and read best next to it.)
+
 Timeouts, and what they cost
 ----------------------------
 Every wait on the peer is limited by a :class:`trio.CancelScope` around that
 one ``await``: ``write`` around each send, ``read`` around each receive (so
 it limits inactivity, not the total), no scope at all for a phase whose
-limit is ``None``. Entering and leaving a scope is the largest cost of a
-small request after h11 itself, so ``exchange`` (send a request, receive
-its head) uses *one* scope for all its waits and moves its deadline before
-each: ``now + write`` before the send, ``now + read`` before every receive.
-Between two waits only synchronous code runs, so an old deadline can never
-fire on a wait it was not set for, with one exception: a deadline that
-passes during the scheduling point that *ends* a successful wait. Such a
-scope is spent (it will cancel whatever comes next), so the next wait
-notices it (``cancel_called`` before waiting), leaves that scope without
-having been cancelled, and goes on under a fresh one: exactly what separate
-scopes would have done. When the scope does cancel a wait, the phase of
-that wait names the error (:class:`WriteTimeout` or :class:`ReadTimeout`).
+limit is ``None``. After h11 itself, scopes and trio's per-call socket
+bookkeeping are the largest costs of a small request, so a wait that cannot
+happen gets no scope:
 
-The body is read one receive per chunk, each under its own scope, except
-that a receive on a plain TCP socket that already has data (or EOF)
-waiting gets none: trio's socket receive only waits when there is nothing
-to read, so that scope could never expire (a poll is far cheaper than a
-scope, and a download is mostly such receives). A limit of 0, which fails
-even a receive that would not wait, still gets its scope.
+* the body is read one receive per chunk, each under its own scope, except
+  that a receive on a plain TCP socket that already has data (or EOF)
+  waiting gets none: trio's socket receive only waits when there is
+  nothing to read, so that scope could never expire (a poll is far cheaper
+  than a scope, and a download is mostly such receives);
+* the request of :meth:`ClientConnection.exchange` is written straight to a
+  plain TCP socket, which takes a small request whole without waiting;
+  only what it cannot take at once is sent under the ``write`` scope;
+* waiting for the response head on a plain TCP socket waits for
+  readability first and then reads (the answer is never there the moment
+  the request left), under the ``read`` scope.
 
-A plain :class:`trio.SocketStream` is used through its trio socket
-(``send``/``recv``), skipping the stream's per-call bookkeeping (a
-generator-based context manager that only translates ``OSError``); the
-translation is done here instead, to the very errors the stream would have
-raised (:func:`_stream_error`). Any other stream (TLS, memory streams in
-tests) is used through the :class:`trio.abc.Stream` interface.
+A limit of 0, which fails even a wait that would not happen, always gets
+its scope.
+
+A plain :class:`trio.SocketStream` is used through its socket, skipping the
+stream's per-call bookkeeping (a generator-based context manager that only
+translates ``OSError``) and, for those two steps, the trio socket's too (a
+failed receive before every wait, and a trip through the scheduler after
+every send: trio's socket calls are each a checkpoint, and the wait for the
+response already is one; a caller already cancelled still sends nothing).
+The connection takes the stream's file descriptor over into a standard
+socket of its own when it is created (:func:`~._connect.own_socket`), and
+translates ``OSError`` itself, to the very errors the stream would have
+raised (:func:`~._connect.stream_error`). Any other stream (TLS, memory
+streams in tests) is used through the :class:`trio.abc.Stream` interface.
 
 Error context (method, URL) is kept as two attributes and only turned into
 a message when an error is raised.
@@ -59,15 +73,16 @@ a message when an error is raised.
 
 from __future__ import annotations
 
-import errno
-import math
-from collections.abc import AsyncIterable, AsyncIterator
+import socket
+from collections.abc import AsyncIterable, AsyncIterator, Iterator
 from typing import Any, TypeVar, cast
 
 import h11
 import trio
 
+from ._connect import own_socket, readability_check, stream_error
 from ._errors import HTTPError, IncompleteBody, ProtocolError, ReadTimeout, WriteTimeout
+from ._response_cache import MAX_RECEIVED, MAX_SENT, ResponseCache
 from ._timeouts import Timeout
 
 RECEIVE_SIZE = 65536
@@ -84,32 +99,23 @@ class ConnectionLost(ProtocolError):
     """The connection broke before any byte of the response arrived."""
 
 
-class _ScopeSpent(Exception):
-    """The shared scope's deadline passed as the previous wait ended: use a new scope."""
-
-
-#: The errors trio.SocketStream reports as "already closed" rather than "broken".
-_CLOSED_ERRNOS = frozenset({errno.EBADF, errno.ENOTSOCK})
-
-
-def _stream_error(error: OSError) -> trio.BrokenResourceError | trio.ClosedResourceError:
-    """What :class:`trio.SocketStream` raises for ``error``: same type, message and cause."""
-    if error.errno in _CLOSED_ERRNOS:
-        closed = trio.ClosedResourceError("this socket was already closed")
-        closed.__suppress_context__ = True  # trio raises it ``from None``
-        return closed
-    broken = trio.BrokenResourceError(f"socket connection broken: {error}")
-    broken.__cause__ = error
-    return broken
+def _new_parser() -> h11.Connection:
+    """h11 for a client connection at the start of its first cycle."""
+    return h11.Connection(h11.CLIENT, max_incomplete_event_size=MAX_RESPONSE_HEAD)
 
 
 class ClientConnection:
     """An HTTP/1.1 connection to one origin, used by one request at a time."""
 
-    def __init__(self, stream: trio.abc.Stream, origin: tuple[str, str, int]) -> None:
+    def __init__(
+        self,
+        stream: trio.abc.Stream,
+        origin: tuple[str, str, int],
+        responses: ResponseCache | None = None,
+    ) -> None:
         self.stream = stream
         self.origin = origin
-        self.parser = h11.Connection(h11.CLIENT, max_incomplete_event_size=MAX_RESPONSE_HEAD)
+        self.parser = _new_parser()
         self.requests = 0  # requests started on this connection
         self.idle_since = trio.current_time()
         self._method: str | None = None
@@ -118,17 +124,25 @@ class ClientConnection:
         self._body_received = 0
         self._head: h11.Response | None = None  # the final response head, once received
         self._interim = 0  # 1xx responses skipped in this exchange
-        # While ``exchange`` runs: its scope, and the phase of the current wait.
-        self._scope: trio.CancelScope | None = None
-        self._waiting = "write"
-        transport = stream
+        # Responses h11 parsed before (see _response_cache): while an exchange is
+        # watched, what it sent, its first receive and h11's events; or the
+        # known events being replayed instead of parsing that receive again.
+        self._responses = responses
+        self._sent: bytes | None = None
+        self._received: bytes | None = None
+        self._events: list[Any] = []
+        self._replay: Iterator[Any] | None = None
+        # A plain TCP stream: used through its sockets (see the module docstring).
+        self._own: socket.socket | None = None
+        self._plain: trio.socket.SocketType | None = None
+        if type(stream) is trio.SocketStream:
+            self.stream, self._own = own_socket(stream)
+            self._plain = self.stream.socket
+        transport = self.stream
         while isinstance(transport, trio.SSLStream):
             transport = transport.transport_stream
-        self._socket: Any = getattr(transport, "socket", None)
-        # A plain TCP stream: used through its socket (see the module docstring).
-        self._plain: trio.socket.SocketType | None = (
-            stream.socket if type(stream) is trio.SocketStream else None
-        )
+        sock = self._own or getattr(transport, "socket", None)
+        self._readable = None if sock is None else readability_check(sock)
 
     # -- one exchange ------------------------------------------------------
     def start(self, method: str, url: object) -> None:
@@ -140,6 +154,9 @@ class ClientConnection:
         self._body_received = 0
         self._head = None
         self._interim = 0
+        self._sent = None
+        self._received = None
+        self._replay = None
 
     async def exchange(
         self, request: h11.Request, body: bytes | None, limits: Timeout
@@ -147,34 +164,19 @@ class ClientConnection:
         """Send a request with no body or a bytes one, and receive the final response head.
 
         What ``send_request`` then ``receive_head`` do (for a request without
-        ``Expect: 100-continue``), under one cancel scope whose deadline is
-        moved before each wait (see the module docstring).
+        ``Expect: 100-continue``); on a plain TCP socket the request is
+        written straight to it (see the module docstring).
         """
-        data = self._whole_body(self.parser.send(request), body)
-        if limits.write is None and limits.read is None:
-            await self._send(data, limits)
-            return await self.receive_head(limits)
-        while True:
-            # Entered with the write deadline already set, when there is a write.
-            seconds = limits.write if data and limits.write is not None else math.inf
-            with trio.CancelScope(relative_deadline=seconds) as scope:
-                self._scope = scope
-                try:
-                    if data:
-                        self._waiting = "write"
-                        await self._send_all(data)
-                        data = b""
-                    return await self.receive_head(limits)
-                except _ScopeSpent:
-                    pass  # leave this scope (not cancelled) and go on under a new one
-                finally:
-                    self._scope = None
-            if scope.cancelled_caught:
-                if self._waiting == "write":
-                    message = f"the server accepted no data for {limits.write}s"
-                    raise self._error(WriteTimeout, message, "write")
-                message = f"no data for {limits.read}s while reading the response"
-                raise self._error(ReadTimeout, message, "read")
+        sent = data = self._whole_body(self.parser.send(request), body)
+        own = self._own
+        if own is not None and limits.write != 0:
+            await trio.lowlevel.checkpoint_if_cancelled()  # as the socket's send would
+            data = self._send_now(own, data)
+        await self._send(data, limits)  # what the socket could not take at once
+        if self._responses is not None and len(sent) <= MAX_SENT:
+            self._sent = sent  # watch this exchange: its response may be known
+            self._events.clear()
+        return await self.receive_head(limits)
 
     async def send_request(
         self,
@@ -248,6 +250,9 @@ class ClientConnection:
         return ResponseBody(self, limits)
 
     async def _next_event(self, limits: Timeout) -> Any:
+        replay = self._replay
+        if replay is not None:
+            return next(replay)
         parser = self.parser
         while True:
             state = parser.their_state  # h11 moves to ERROR when it raises
@@ -260,16 +265,45 @@ class ClientConnection:
             if event is not h11.NEED_DATA:
                 if type(event) is h11.ConnectionClosed:
                     raise self._protocol_error("the server closed the connection")
+                if self._sent is not None:
+                    self._events.append(event)
                 return event
+            data = await self._receive(limits)
+            if self._sent is not None:
+                replay = self._recall(data)
+                if replay is not None:
+                    return next(replay)
             # h11 copies what it is given into its buffer: a bytearray is fine.
-            parser.receive_data(cast(bytes, await self._receive(limits)))
+            parser.receive_data(cast(bytes, data))
+
+    def _recall(self, data: bytes | bytearray) -> Iterator[Any] | None:
+        """In a watched exchange: h11's events for ``data`` if it parsed it before.
+
+        They are replayed instead of parsing ``data`` again. Only the first
+        receive can be looked up; a second one means the response was
+        split (and a large one that it is too large): this exchange will
+        not be remembered.
+        """
+        if self._received is not None or len(data) > MAX_RECEIVED:
+            self._sent = None
+            return None
+        received = data if type(data) is bytes else bytes(data)
+        assert self._sent is not None and self._responses is not None
+        events = self._responses.find(self._sent, received)
+        if events is None:
+            self._received = received
+            return None
+        self._sent = None
+        self._replay = replay = iter(events)
+        return replay
 
     async def _receive(self, limits: Timeout) -> bytes | bytearray:
         seconds = limits.read
-        scope = self._scope
-        if scope is not None:  # inside ``exchange``: move its deadline
-            self._rearm(scope, seconds, "read")
-            data = await self._receive_some()
+        own = self._own
+        data: bytes | bytearray
+        if own is not None and self._head is None and seconds != 0:
+            # Awaiting a response head, which is not there yet: wait, then read.
+            data = await self._wait_and_receive(own, seconds)
         elif seconds is None or (seconds > 0 and self._ready()):
             # No limit, or data (or EOF) already waiting: this receive cannot wait.
             data = await self._receive_some()
@@ -307,7 +341,7 @@ class ClientConnection:
             try:
                 return await plain.recv(RECEIVE_SIZE)
             except OSError as error:
-                raise _stream_error(error)  # noqa: B904 -- chained as trio chains it
+                raise stream_error(error)  # noqa: B904 -- chained as trio chains it
         except _TRANSPORT_ERRORS as error:
             raise self._protocol_error(f"the connection broke: {error}") from error
 
@@ -325,9 +359,56 @@ class ClientConnection:
                         with view[sent:] as rest:
                             sent += await plain.send(rest)
             except OSError as error:
-                raise _stream_error(error)  # noqa: B904 -- chained as trio chains it
+                raise stream_error(error)  # noqa: B904 -- chained as trio chains it
         except _TRANSPORT_ERRORS as error:
             raise self._protocol_error(f"the connection broke: {error}", "write") from error
+
+    def _send_now(self, own: socket.socket, data: bytes) -> bytes:
+        """Write what the socket takes without waiting; return the rest."""
+        if not data:
+            return data
+        try:
+            sent = own.send(data)
+        except BlockingIOError:
+            return data
+        except OSError as error:
+            raise self._transport_failure(error, "write")  # noqa: B904 -- cause set there
+        return data[sent:]
+
+    async def _wait_and_receive(self, own: socket.socket, seconds: float | None) -> bytes:
+        """Wait until the socket is readable (each wait at most ``seconds``), then read it."""
+        while True:
+            if not await self._wait_readable(own, seconds):
+                message = f"no data for {seconds}s while reading the response"
+                raise self._error(ReadTimeout, message, "read")
+            try:
+                return own.recv(RECEIVE_SIZE)
+            except BlockingIOError:
+                continue  # woken for nothing: wait again
+            except OSError as error:
+                raise self._transport_failure(error, "read")  # noqa: B904 -- cause set there
+
+    async def _wait_readable(self, own: socket.socket, seconds: float | None) -> bool:
+        """Wait for data or EOF on ``own``, at most ``seconds``: False if that ran out."""
+        try:
+            if seconds is None:
+                await trio.lowlevel.wait_readable(own)
+                return True
+            with trio.CancelScope(relative_deadline=seconds) as scope:
+                await trio.lowlevel.wait_readable(own)
+        except (*_TRANSPORT_ERRORS, OSError) as error:  # closed under us
+            raise self._transport_failure(error, "read")  # noqa: B904 -- cause set there
+        return not scope.cancelled_caught
+
+    def _transport_failure(
+        self, error: OSError | trio.BrokenResourceError | trio.ClosedResourceError, phase: str
+    ) -> ProtocolError:
+        """A socket error, as the stream would have raised it, turned into ProtocolError."""
+        if isinstance(error, OSError):
+            error = stream_error(error)
+        failure = self._protocol_error(f"the connection broke: {error}", phase)
+        failure.__cause__ = error
+        return failure
 
     def _ready(self) -> bool:
         """Whether a receive would return at once: data (or EOF) waits on a plain TCP socket.
@@ -335,25 +416,8 @@ class ClientConnection:
         trio's socket receive only waits when the socket has nothing to
         read, so a scope around such a receive could never expire.
         """
-        plain = self._plain
-        return plain is not None and bool(plain.is_readable())
-
-    def _rearm(self, scope: trio.CancelScope, seconds: float | None, phase: str) -> None:
-        """Limit the coming wait to ``seconds`` under ``exchange``'s scope.
-
-        Exactly as entering a fresh ``CancelScope(relative_deadline=seconds)``
-        would: a limit already over (``0``) cancels at once.
-        """
-        if scope.cancel_called:
-            raise _ScopeSpent
-        self._waiting = phase
-        if seconds is None:
-            scope.deadline = math.inf
-            return
-        now = trio.current_time()
-        scope.deadline = deadline = now + seconds
-        if now >= deadline:
-            scope.cancel()
+        readable = self._readable
+        return self._own is not None and readable is not None and bool(readable())
 
     def _protocol_error(
         self, message: str, phase: str = "read", *, state: object = None
@@ -388,19 +452,31 @@ class ClientConnection:
     # -- reuse -------------------------------------------------------------
     def reusable(self) -> bool:
         """Start the next cycle if this exchange ended cleanly; False if it did not."""
-        parser = self.parser
-        if parser.our_state is h11.DONE and parser.their_state is h11.DONE:
+        replay = self._replay
+        if replay is not None:
+            self._replay = None
+            if next(replay, None) is not None:
+                return False  # the body was not read to its end
+            # h11 would now be DONE on both sides with nothing buffered:
+            # after start_next_cycle, that is a fresh parser.
+            self.parser = _new_parser()
+        else:
+            parser = self.parser
+            if parser.our_state is not h11.DONE or parser.their_state is not h11.DONE:
+                return False
             if parser.trailing_data[0]:
                 return False  # bytes past the response's end: the server is out of step
+            if self._sent is not None and self._received is not None:
+                assert self._responses is not None
+                self._responses.add(self._sent, self._received, self._events, parser)
             parser.start_next_cycle()
-            self.idle_since = trio.current_time()
-            return True
-        return False
+        self.idle_since = trio.current_time()
+        return True
 
     def looks_closed(self) -> bool:
         """An idle connection with something to read was closed by the server (or is broken)."""
-        sock = self._socket
-        return sock is not None and bool(sock.is_readable())
+        readable = self._readable
+        return readable is not None and bool(readable())
 
     async def aclose(self) -> None:
         """Close the connection (forcefully: nobody waits for a polite goodbye)."""

@@ -1,8 +1,20 @@
-"""Opening a client connection: TCP, then TLS, under the connect phase."""
+"""Opening a client connection (TCP, then TLS, under the connect phase), and its socket.
+
+A connection over plain TCP is read and written through its standard
+socket directly (see :mod:`._client_connection`): :func:`own_socket` takes
+it over from trio, :func:`readability_check` asks it for data without
+waiting, and :func:`stream_error` turns its ``OSError`` into what
+:class:`trio.SocketStream` would have raised.
+"""
 
 from __future__ import annotations
 
+import errno
+import select
+import socket
 import ssl
+from collections.abc import Callable
+from functools import partial
 
 import trio
 
@@ -55,3 +67,46 @@ async def open_http_stream(
 def _reason(error: OSError) -> str:
     # trio raises an OSError whose message lists every address tried.
     return error.strerror or str(error)
+
+
+# -- the socket of a plain TCP connection ----------------------------------
+#: The errors trio.SocketStream reports as "already closed" rather than "broken".
+_CLOSED_ERRNOS = frozenset({errno.EBADF, errno.ENOTSOCK})
+
+
+def stream_error(error: OSError) -> trio.BrokenResourceError | trio.ClosedResourceError:
+    """What :class:`trio.SocketStream` raises for ``error``: same type, message and cause."""
+    if error.errno in _CLOSED_ERRNOS:
+        closed = trio.ClosedResourceError("this socket was already closed")
+        closed.__suppress_context__ = True  # trio raises it ``from None``
+        return closed
+    broken = trio.BrokenResourceError(f"socket connection broken: {error}")
+    broken.__cause__ = error
+    return broken
+
+
+def own_socket(stream: trio.SocketStream) -> tuple[trio.SocketStream, socket.socket]:
+    """The same TCP connection as a new stream over a standard socket the caller holds.
+
+    trio keeps its standard socket private; detaching the file descriptor
+    into one of our own is the public way to read and write it directly.
+    The old stream is left closed, owning nothing.
+    """
+    old = stream.socket
+    own = socket.socket(old.family, old.type, old.proto, fileno=old.detach())
+    return trio.SocketStream(trio.socket.from_stdlib_socket(own)), own
+
+
+def readability_check(sock: socket.socket | trio.socket.SocketType) -> Callable[[], object]:
+    """A check whether data (or EOF) waits on ``sock``: truthy if so, never waiting.
+
+    What trio's ``SocketType.is_readable`` answers, with one ``poll`` object
+    set up once per connection instead of once per question.
+    """
+    make_poll = getattr(select, "poll", None)
+    if make_poll is None:  # no poll() (Windows): trio's own check
+        assert isinstance(sock, trio.socket.SocketType)
+        return sock.is_readable
+    poller = make_poll()
+    poller.register(sock, select.POLLIN)
+    return partial(poller.poll, 0)

@@ -38,6 +38,7 @@ import trio
 from ._client_connection import ClientConnection
 from ._connect import open_http_stream
 from ._errors import PoolTimeout
+from ._response_cache import ResponseCache
 from ._timeouts import Timeout, phase_limit
 from ._urls import URL
 
@@ -79,6 +80,7 @@ class ConnectionPool:
         self._idle: dict[tuple[str, str, int], list[ClientConnection]] = {}
         self._ssl_context = ssl_context
         self._keepalive_expiry = keepalive_expiry
+        self._responses = ResponseCache()  # shared by this pool's connections
         self._closed = False
         self._active = 0
         self._opened = 0
@@ -109,7 +111,7 @@ class ConnectionPool:
                     host_slots.release()
                     raise
         try:
-            lease.connection, lease.reused = await self._checkout(url, method, limits)
+            lease.connection, lease.reused = await self._checkout(url, origin, method, limits)
         except BaseException:
             self._slots.release()
             host_slots.release()
@@ -150,9 +152,9 @@ class ConnectionPool:
         return True
 
     async def _checkout(
-        self, url: URL, method: str, limits: Timeout
+        self, url: URL, origin: tuple[str, str, int], method: str, limits: Timeout
     ) -> tuple[ClientConnection, bool]:
-        idle = self._idle.get(url.origin)
+        idle = self._idle.get(origin)
         while idle:
             connection = idle.pop()
             expired = trio.current_time() - connection.idle_since > self._keepalive_expiry
@@ -163,7 +165,7 @@ class ConnectionPool:
             url, method=method, ssl_context=self._ssl_context, connect_timeout=limits.connect
         )
         self._opened += 1
-        return ClientConnection(stream, url.origin), False
+        return ClientConnection(stream, origin, self._responses), False
 
     async def _checkin(self, connection: ClientConnection) -> None:
         if self._closed or not connection.reusable():
