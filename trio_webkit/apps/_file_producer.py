@@ -25,13 +25,16 @@ def file_producer(
 ) -> Producer:
     """A producer sending ``length`` bytes of ``path`` from ``start``, ``chunk_size`` at a time.
 
-    Every filesystem call runs in a worker thread, so a slow disk never
-    blocks the event loop, and each thread trip does as much as it can:
-    opening the file and reading its first chunks is one trip, then each
-    trip reads up to :data:`READ_AHEAD_BYTES` in ``chunk_size`` pieces, which
-    are sent one by one, in at most ``threads``' worker threads at a time
-    (see :class:`.files.FileServer`). The bounded channel the server reads
-    from parks this producer while the client is slow. A file that ends early raises
+    A slow disk never blocks the event loop, and each thread trip does as
+    much as it can: opening the file and reading its first chunks is one
+    trip (in one of ``threads``' worker threads, see
+    :class:`.files.FileServer`). Then, where the kernel can say so (Linux),
+    the next chunk is read right here if it is in the page cache: a memory
+    copy, which ``RWF_NOWAIT`` guarantees never waits for the disk, and far
+    cheaper than a thread trip. What is not cached is read by a thread
+    trip, up to :data:`READ_AHEAD_BYTES` in ``chunk_size`` pieces, which are
+    sent one by one. The bounded channel the server reads from parks this
+    producer while the client is slow. A file that ends early raises
     :class:`FileChanged`: the server then cuts the response short, so the
     client sees an error rather than a short success.
     """
@@ -42,6 +45,7 @@ def file_producer(
             _open_and_read, path, start, length, chunk_size, per_trip, limiter=threads
         )
         try:
+            cached = _CachedReader(fd, chunk_size)
             offset, remaining = start, length
             while True:
                 for chunk in chunks:
@@ -54,9 +58,11 @@ def file_producer(
                     return
                 if not chunks:
                     raise FileChanged(f"{path} ended {remaining} bytes early")
-                chunks, failure = await trio.to_thread.run_sync(
-                    _read_chunks, fd, offset, remaining, chunk_size, per_trip, limiter=threads
-                )
+                chunks, failure = cached.read(offset, remaining), None
+                if not chunks:  # not in the page cache (or cannot tell): a thread trip
+                    chunks, failure = await trio.to_thread.run_sync(
+                        _read_chunks, fd, offset, remaining, chunk_size, per_trip, limiter=threads
+                    )
         finally:
             os.close(fd)  # closing a regular file does not wait on the disk
 
@@ -105,3 +111,35 @@ def _read_chunks(
         offset += len(chunk)
         remaining -= len(chunk)
     return chunks, None
+
+
+class _CachedReader:
+    """Reads of a file that succeed only from the page cache, never waiting for the disk.
+
+    ``preadv`` with ``RWF_NOWAIT`` (Linux 4.14) fails with ``EAGAIN`` rather
+    than wait for storage. Anything unexpected (no such flag, a file
+    system that refuses it, an error) reads nothing here: the caller's
+    thread trip then reads, and reports a real error if there is one.
+    """
+
+    def __init__(self, fd: int, chunk_size: int) -> None:
+        self._fd = fd
+        self._flags = _NOWAIT
+        # One buffer for every read: each chunk is copied out of it as bytes.
+        self._buffer = memoryview(bytearray(chunk_size if _NOWAIT is not None else 0))
+
+    def read(self, offset: int, remaining: int) -> list[bytes]:
+        """The next chunk from ``offset``, if it is cached: a list of one, or empty."""
+        flags, buffer = self._flags, self._buffer
+        if flags is None:
+            return []
+        try:
+            got = os.preadv(self._fd, [buffer[:remaining]], offset, flags)
+        except OSError:
+            return []  # EAGAIN (not cached) or anything else: a thread trip says
+        # Nothing at all is the end of the file: the thread trip confirms it.
+        return [bytes(buffer[:got])] if got else []
+
+
+#: The flag that makes a read fail rather than wait for storage (Linux only).
+_NOWAIT: int | None = getattr(os, "RWF_NOWAIT", None)
