@@ -5,15 +5,16 @@ The classic asynchat file server joined the request path to its root
 the request path is decoded segment by segment and resolved by
 :mod:`._paths`, which refuses anything that could leave the root
 (``..`` in any encoding, backslashes, NUL, symlinks out of the root); the
-body comes from a producer task reading ``chunk_size`` pieces in a worker
-thread into the response's bounded channel, so a slow client parks it.
-Every filesystem call runs in a thread: the event loop never waits for
-the disk. A thread trip costs more than the rest of a small request, so a
-GET makes at most one: the worker that finds the file also reads it when
-it fits in one chunk (sent with the head, no producer needed); a larger
-file streams from the producer. Concurrent requests share trips
-(:class:`._thread_batch.ThreadBatch`): the lookups queued while one trip
-is out all go on the next.
+body comes from a producer task reading ``chunk_size`` pieces into the
+response's bounded channel, so a slow client parks it. The event loop
+never waits for the disk: every filesystem call runs in a worker thread,
+except the producer's reads of what is already in the page cache (see
+:mod:`._file_producer`). A thread trip costs more than the rest of a
+small request, so a GET makes at most one: the worker that finds the file
+also reads it when it fits in one chunk (sent with the head, no producer
+needed); a larger file streams from the producer. Concurrent requests
+share trips (:class:`._thread_batch.ThreadBatch`): the lookups queued
+while one trip is out all go on the next.
 """
 
 from __future__ import annotations
