@@ -63,36 +63,35 @@ async def test_one_call_runs_in_a_worker_thread() -> None:
     assert recorder.calls[0][1] != threading.get_ident()
 
 
+async def queue_behind_a_held_trip(
+    batch: ThreadBatch[int, int], recorder: Recorder, first: int, rest: list[int]
+) -> dict[int, object]:
+    """Call ``first`` (its trip held in the thread), queue ``rest`` behind it, let go: answers."""
+    answers: dict[int, object] = {}
+    recorder.hold()
+    async with trio.open_nursery() as nursery:
+        nursery.start_soon(run_into, batch, first, answers)
+        await trio.testing.wait_all_tasks_blocked()  # ``first`` is out on its trip, held
+        for argument in rest:
+            nursery.start_soon(run_into, batch, argument, answers)
+        await trio.testing.wait_all_tasks_blocked()
+        assert recorder.calls == []  # nothing ran while the trip was held
+        recorder.release.set()
+    return answers
+
+
 async def test_callers_queued_during_a_trip_share_the_next_one() -> None:
     recorder = Recorder()
     batch = ThreadBatch(recorder)
-    answers: dict[int, object] = {}
     trips = trip_sizes(batch)
-    recorder.hold()
-    async with trio.open_nursery() as nursery:
-        nursery.start_soon(run_into, batch, 0, answers)
-        await trio.testing.wait_all_tasks_blocked()  # 0 is out on its trip, held
-        for argument in range(1, 6):
-            nursery.start_soon(run_into, batch, argument, answers)
-        await trio.testing.wait_all_tasks_blocked()
-        assert [argument for argument, _ in recorder.calls] == []
-        recorder.release.set()
+    answers = await queue_behind_a_held_trip(batch, recorder, 0, [1, 2, 3, 4, 5])
     assert answers == {n: n * 10 for n in range(6)}
     assert trips == [1, 5]
 
 
 async def test_an_error_goes_to_its_own_caller_only() -> None:
     recorder = Recorder()
-    batch = ThreadBatch(recorder)
-    answers: dict[int, object] = {}
-    recorder.hold()
-    async with trio.open_nursery() as nursery:
-        nursery.start_soon(run_into, batch, 1, answers)
-        await trio.testing.wait_all_tasks_blocked()
-        for argument in (2, -3, 4):
-            nursery.start_soon(run_into, batch, argument, answers)
-        await trio.testing.wait_all_tasks_blocked()
-        recorder.release.set()
+    answers = await queue_behind_a_held_trip(ThreadBatch(recorder), recorder, 1, [2, -3, 4])
     assert answers[1] == 10 and answers[2] == 20 and answers[4] == 40
     assert isinstance(answers[-3], ValueError) and str(answers[-3]) == "negative: -3"
 
@@ -100,16 +99,8 @@ async def test_an_error_goes_to_its_own_caller_only() -> None:
 async def test_a_trip_takes_at_most_max_batch_calls() -> None:
     recorder = Recorder()
     batch = ThreadBatch(recorder, max_batch=3)
-    answers: dict[int, object] = {}
     trips = trip_sizes(batch)
-    recorder.hold()
-    async with trio.open_nursery() as nursery:
-        nursery.start_soon(run_into, batch, 0, answers)
-        await trio.testing.wait_all_tasks_blocked()
-        for argument in range(1, 8):
-            nursery.start_soon(run_into, batch, argument, answers)
-        await trio.testing.wait_all_tasks_blocked()
-        recorder.release.set()
+    answers = await queue_behind_a_held_trip(batch, recorder, 0, list(range(1, 8)))
     assert answers == {n: n * 10 for n in range(8)}
     assert trips == [1, 3, 3, 1]
 

@@ -23,6 +23,8 @@ import trio_webkit
 from trio_webkit import _pool
 from trio_webkit._response_cache import ResponseCache
 
+from support.loopback import read_raw_request
+
 URL = "http://test.invalid/"
 LENGTH = b"HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\nContent-Length: 13\r\n\r\nHello, world!"
 GZIPPED = gzip.compress(b"compressed hello")
@@ -119,33 +121,13 @@ REPLAYED = {"length", "chunked", "gzip", "no-content", "not-modified", "interim"
 REPLAYED |= {"head", "post", "alternating"}
 
 
-async def read_head(stream: trio.SocketStream, buffer: bytearray) -> bytes | None:
-    """The next request's head and body (by Content-Length) from ``stream``; None at EOF."""
-    while b"\r\n\r\n" not in buffer:
-        data = await stream.receive_some()
-        if not data:
-            return None
-        buffer += data
-    end = buffer.index(b"\r\n\r\n") + 4
-    head = bytes(buffer[:end])
-    size = 0
-    for line in head.lower().split(b"\r\n"):
-        if line.startswith(b"content-length:"):
-            size = int(line.partition(b":")[2])
-    while len(buffer) < end + size:
-        buffer += await stream.receive_some()
-    request = bytes(buffer[: end + size])
-    del buffer[: end + size]
-    return request
-
-
 async def serve(
     stream: trio.SocketStream, answer: Callable[[bytes], Answer], received: list[bytes]
 ) -> None:
     buffer = bytearray()
     async with stream:
         try:
-            while (request := await read_head(stream, buffer)) is not None:
+            while (request := await read_raw_request(stream, buffer)) is not None:
                 received.append(request)
                 pieces, close = answer(request)
                 for number, piece in enumerate(pieces):

@@ -20,34 +20,17 @@ import trio_webkit
 from trio_webkit import _pool
 from trio_webkit._client_connection import ClientConnection
 
+from support.loopback import read_raw_request
+
 URL = "http://test.invalid/"
 OK = b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok"
-
-
-async def read_request(stream: trio.SocketStream, buffer: bytearray) -> bytes | None:
-    """A request's head and Content-Length body, or None at EOF."""
-    while b"\r\n\r\n" not in buffer:
-        data = await stream.receive_some()
-        if not data:
-            return None
-        buffer += data
-    end = buffer.index(b"\r\n\r\n") + 4
-    length = 0
-    for line in bytes(buffer[:end]).lower().split(b"\r\n"):
-        if line.startswith(b"content-length:"):
-            length = int(line.partition(b":")[2])
-    while len(buffer) < end + length:
-        buffer += await stream.receive_some()
-    request = bytes(buffer[: end + length])
-    del buffer[: end + length]
-    return request
 
 
 async def answer_ok(stream: trio.SocketStream, requests: list[bytes]) -> None:
     buffer = bytearray()
     async with stream:
         try:
-            while (request := await read_request(stream, buffer)) is not None:
+            while (request := await read_raw_request(stream, buffer)) is not None:
                 requests.append(request)
                 await stream.send_all(OK)
         except trio.BrokenResourceError:
@@ -125,7 +108,7 @@ async def test_a_server_closing_an_idle_connection_is_noticed(
 ) -> None:
     async def one_answer(stream: trio.SocketStream, requests: list[bytes]) -> None:
         async with stream:
-            requests.append(await read_request(stream, bytearray()) or b"")
+            requests.append(await read_raw_request(stream, bytearray()) or b"")
             await stream.send_all(OK)  # then closes, as if idle too long
 
     async with client_on_sockets(monkeypatch, one_answer) as (client, requests):

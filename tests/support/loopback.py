@@ -287,3 +287,25 @@ async def receive_response(
             if responses and (responses[0].complete or closed):
                 assert len(responses) == 1, responses
                 return responses[0]
+
+
+async def read_raw_request(stream: trio.SocketStream, buffer: bytearray) -> bytes | None:
+    """The next request's exact bytes (head, then a Content-Length body); None at EOF.
+
+    ``buffer`` keeps what arrived past that request, for the next call.
+    """
+    while b"\r\n\r\n" not in buffer:
+        data = await stream.receive_some()
+        if not data:
+            return None
+        buffer += data
+    end = buffer.index(b"\r\n\r\n") + 4
+    length = 0
+    for line in bytes(buffer[:end]).lower().split(b"\r\n"):
+        if line.startswith(b"content-length:"):
+            length = int(line.partition(b":")[2])
+    while len(buffer) < end + length:
+        buffer += await stream.receive_some()
+    request = bytes(buffer[: end + length])
+    del buffer[: end + length]
+    return request
