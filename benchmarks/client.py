@@ -4,7 +4,11 @@ Requests per second: the bare-Trio canned server (``servers/bare_trio.py``,
 so the server is never the bottleneck) runs pinned to core 0; each client
 runs as its own Python process pinned to core 1 (``taskset -c 1``) and
 loops GETs for ``--duration`` seconds, one at a time on one keep-alive
-connection (``sequential``) or from 50 tasks at once (``concurrent``).
+connection (``sequential``) or from 50 tasks at once (``concurrent``); and
+one at a time again against ``bare_trio.py --vary``, whose every response
+differs (``varied``: what a client costs when it must parse every response;
+trio_webkit replays a response h11 already parsed when the same bytes come
+back, which the canned server allows on every request).
 
 Download: ``servers/bulk_trio.py`` (pinned to core 0) answers a GET with a
 ``--size-mib`` (1024) MiB body from one preallocated buffer; trio_webkit,
@@ -71,8 +75,12 @@ CLIENTS_DIR = BENCH_DIR / "clients"
 SCRIPTS = {name: CLIENTS_DIR / f"{name}_client.py" for name in ("trio_webkit", "httpx", "h11")}
 RPS_CLIENTS = ("trio_webkit", "httpx", "h11")
 DOWNLOAD_CLIENTS = ("trio_webkit", "httpx", "curl", "h11")
-#: Mode name: tasks in flight.
-MODES = {"sequential": 1, "concurrent": 50}
+#: Mode name: tasks in flight. ``varied`` is ``sequential`` against a server whose
+#: every response differs (``bare_trio.py --vary``): no client can reuse an earlier
+#: parse there (trio_webkit's replay of known responses never applies). No bar.
+MODES = {"sequential": 1, "concurrent": 50, "varied": 1}
+#: The modes the ``rps_vs_httpx`` bar is for.
+BARRED_MODES = ("sequential", "concurrent")
 MIB = 1024 * 1024
 #: Seconds a client process may take beyond its own run (interpreter start, imports).
 PROCESS_GRACE = 60.0
@@ -328,18 +336,22 @@ def run_all(settings: Settings) -> tuple[Runs, Runs, dict[str, str]]:
     download_runs: Runs = []
     with contextlib.ExitStack() as stack:
         bare = stack.enter_context(running_server("bare_trio", settings.server_cpu))
+        varied = stack.enter_context(running_server("bare_trio", settings.server_cpu, ["--vary"]))
         bulk = stack.enter_context(
             running_server("bulk_trio", settings.server_cpu, [str(settings.size)])
         )
         preflight(bare, "keep-alive")  # 200, and a second request on the same connection
+        preflight(varied, "keep-alive")
         bulk_preflight(bulk, settings.size)
         commands = {s.name: shlex.join(s.command) for s in (bare, bulk)}
+        commands["bare_trio --vary"] = shlex.join(varied.command)
         for rep in range(settings.runs):
             print(f"run {rep + 1}/{settings.runs}")
             for mode in MODES:
                 for name in rotated(RPS_CLIENTS, rep):
                     time.sleep(settings.pause)
-                    rps_runs.append({"rep": rep, **measure_rps(name, mode, bare, settings)})
+                    server = varied if mode == "varied" else bare
+                    rps_runs.append({"rep": rep, **measure_rps(name, mode, server, settings)})
             for name in rotated(DOWNLOAD_CLIENTS, rep):
                 time.sleep(settings.pause)
                 download_runs.append({"rep": rep, **measure_download(name, bulk, settings)})
@@ -404,7 +416,7 @@ def verdicts(summary: dict[str, Any], settings: Settings) -> dict[str, str]:
         f"{mode} req/s >= {BARS.rps_vs_httpx:g} x httpx": verdict(
             (summary[mode]["trio_webkit"]["vs_httpx"] or 0) >= BARS.rps_vs_httpx
         )
-        for mode in MODES
+        for mode in BARRED_MODES
     }
     ours = summary["download"]["trio_webkit"]
     result[f"download MB/s >= {BARS.download_vs_curl:g} x curl"] = verdict(

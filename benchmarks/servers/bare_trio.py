@@ -6,7 +6,9 @@ Listens on 127.0.0.1, port argv[1] (default 8080).
 
 With ``--close`` (the ceiling for ``Connection: close`` benchmarks) the first
 request head gets the same response with ``Connection: close`` and the
-connection is closed. Without it the server never closes: a client sending
+connection is closed. With ``--vary`` every response carries a counter
+header (``X-Count: <n>``), so no two responses are the same bytes: a client
+cannot reuse what it parsed for an earlier one. Without it the server never closes: a client sending
 ``Connection: close`` would silently get keep-alive, which wrk accepts.
 """
 
@@ -18,6 +20,11 @@ import sys
 import trio
 
 RESPONSE = b"HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\nContent-Length: 13\r\n\r\nHello, world!"
+VARIED_RESPONSE = (
+    b"HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\nX-Count: %d\r\nContent-Length: 13\r\n\r\n"
+    b"Hello, world!"
+)
+_served = 0  # responses sent with --vary
 CLOSE_RESPONSE = (
     b"HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\nContent-Length: 13\r\n"
     b"Connection: close\r\n\r\nHello, world!"
@@ -37,6 +44,26 @@ async def handle(stream: trio.SocketStream) -> None:
         pass
 
 
+def varied_responses(count: int) -> bytes:
+    """``count`` hello-world responses, each with the next value of a process-wide counter."""
+    global _served
+    first, _served = _served, _served + count
+    return b"".join(VARIED_RESPONSE % n for n in range(first, _served))
+
+
+async def handle_varied(stream: trio.SocketStream) -> None:
+    pending = b""
+    try:
+        while data := await stream.receive_some(65536):
+            pending += data
+            count = pending.count(b"\r\n\r\n")
+            if count:
+                pending = pending[pending.rfind(b"\r\n\r\n") + 4 :]
+                await stream.send_all(varied_responses(count))
+    except trio.BrokenResourceError:
+        pass
+
+
 async def handle_close(stream: trio.SocketStream) -> None:
     """Answer the first request head with CLOSE_RESPONSE; trio closes the socket on return."""
     pending = b""
@@ -52,7 +79,12 @@ async def handle_close(stream: trio.SocketStream) -> None:
 
 def main() -> None:
     port = int(sys.argv[1]) if len(sys.argv) > 1 else 8080
-    handler = handle_close if "--close" in sys.argv[2:] else handle
+    options = sys.argv[2:]
+    handler = handle
+    if "--close" in options:
+        handler = handle_close
+    elif "--vary" in options:
+        handler = handle_varied
     trio.run(functools.partial(trio.serve_tcp, handler, port, host="127.0.0.1"))
 
 

@@ -60,6 +60,7 @@ UNITS = {
     ("hello", "close"): "req/s",
     ("client", "sequential"): "req/s",
     ("client", "concurrent"): "req/s",
+    ("client", "varied"): "req/s",
     ("client", "download"): "MB/s",
     ("static", "small"): "req/s",
     ("static", "large"): "MB/s",
