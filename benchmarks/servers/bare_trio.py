@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import functools
 import sys
+from collections.abc import Awaitable, Callable
 
 import trio
 
@@ -31,7 +32,10 @@ CLOSE_RESPONSE = (
 )
 
 
-async def handle(stream: trio.SocketStream) -> None:
+async def handle(
+    stream: trio.SocketStream, responses: Callable[[int], bytes] = RESPONSE.__mul__
+) -> None:
+    """Answer every request head in what arrives: ``responses(count)`` for ``count`` heads."""
     pending = b""
     try:
         while data := await stream.receive_some(65536):
@@ -39,7 +43,7 @@ async def handle(stream: trio.SocketStream) -> None:
             count = pending.count(b"\r\n\r\n")
             if count:
                 pending = pending[pending.rfind(b"\r\n\r\n") + 4 :]
-                await stream.send_all(RESPONSE * count)
+                await stream.send_all(responses(count))
     except trio.BrokenResourceError:
         pass
 
@@ -49,19 +53,6 @@ def varied_responses(count: int) -> bytes:
     global _served
     first, _served = _served, _served + count
     return b"".join(VARIED_RESPONSE % n for n in range(first, _served))
-
-
-async def handle_varied(stream: trio.SocketStream) -> None:
-    pending = b""
-    try:
-        while data := await stream.receive_some(65536):
-            pending += data
-            count = pending.count(b"\r\n\r\n")
-            if count:
-                pending = pending[pending.rfind(b"\r\n\r\n") + 4 :]
-                await stream.send_all(varied_responses(count))
-    except trio.BrokenResourceError:
-        pass
 
 
 async def handle_close(stream: trio.SocketStream) -> None:
@@ -80,11 +71,11 @@ async def handle_close(stream: trio.SocketStream) -> None:
 def main() -> None:
     port = int(sys.argv[1]) if len(sys.argv) > 1 else 8080
     options = sys.argv[2:]
-    handler = handle
+    handler: Callable[[trio.SocketStream], Awaitable[None]] = handle
     if "--close" in options:
         handler = handle_close
     elif "--vary" in options:
-        handler = handle_varied
+        handler = functools.partial(handle, responses=varied_responses)
     trio.run(functools.partial(trio.serve_tcp, handler, port, host="127.0.0.1"))
 
 
