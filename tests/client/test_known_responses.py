@@ -140,6 +140,22 @@ async def serve(
             pass
 
 
+def connect_to_serve(
+    nursery: trio.Nursery,
+    monkeypatch: pytest.MonkeyPatch,
+    answer: Callable[[bytes], Answer],
+    received: list[bytes],
+) -> None:
+    """Make every connection the client opens a socket pair served by :func:`serve`."""
+
+    async def open_stream(url: object, **_: object) -> trio.abc.Stream:
+        client_socket, server_socket = trio.socket.socketpair()
+        nursery.start_soon(serve, trio.SocketStream(server_socket), answer, received)
+        return trio.SocketStream(client_socket)
+
+    monkeypatch.setattr(_pool, "open_http_stream", open_stream)
+
+
 async def run(
     monkeypatch: pytest.MonkeyPatch, scenario: str, *, cache: bool, repeats: int = 4
 ) -> tuple[list[Any], list[bytes], int, int]:
@@ -158,13 +174,7 @@ async def run(
 
     monkeypatch.setattr(ResponseCache, "find", counting_find)
     async with trio.open_nursery() as nursery:
-
-        async def open_stream(url: object, **_: object) -> trio.abc.Stream:
-            client_socket, server_socket = trio.socket.socketpair()
-            nursery.start_soon(serve, trio.SocketStream(server_socket), answer, received)
-            return trio.SocketStream(client_socket)
-
-        monkeypatch.setattr(_pool, "open_http_stream", open_stream)
+        connect_to_serve(nursery, monkeypatch, answer, received)
         async with trio_webkit.Client(timeout=trio_webkit.Timeout(5)) as client:
             if not cache:
                 client._pool._responses = None  # type: ignore[assignment]
@@ -219,13 +229,7 @@ async def test_a_replayed_body_left_unread_closes_the_connection(
 ) -> None:
     received: list[bytes] = []
     async with trio.open_nursery() as nursery:
-
-        async def open_stream(url: object, **_: object) -> trio.abc.Stream:
-            client_socket, server_socket = trio.socket.socketpair()
-            nursery.start_soon(serve, trio.SocketStream(server_socket), length, received)
-            return trio.SocketStream(client_socket)
-
-        monkeypatch.setattr(_pool, "open_http_stream", open_stream)
+        connect_to_serve(nursery, monkeypatch, length, received)
         async with trio_webkit.Client() as client:
             await client.get(URL)
             async with client.stream("GET", URL) as response:  # replayed, body not read
