@@ -124,15 +124,18 @@ class _CachedReader:
 
     def __init__(self, fd: int, chunk_size: int) -> None:
         self._fd = fd
-        self._flags = _NOWAIT
-        # One buffer for every read: each chunk is copied out of it as bytes.
-        self._buffer = memoryview(bytearray(chunk_size if _NOWAIT is not None else 0))
+        self._chunk_size = chunk_size
+        # One buffer for every read, made at the first (a file read whole by
+        # the first thread trip needs none): each chunk is copied out as bytes.
+        self._buffer: memoryview | None = None
 
     def read(self, offset: int, remaining: int) -> list[bytes]:
         """The next chunk from ``offset``, if it is cached: a list of one, or empty."""
-        flags, buffer = self._flags, self._buffer
+        flags, buffer = _NOWAIT, self._buffer
         if flags is None:
             return []
+        if buffer is None:
+            buffer = self._buffer = memoryview(bytearray(self._chunk_size))
         try:
             got = os.preadv(self._fd, [buffer[:remaining]], offset, flags)
         except OSError:
